@@ -1,0 +1,19 @@
+//! crystalpot: complete interatomic potentials (Coulomb, London dispersion, Pauli repulsion
+//! summed over every periodic image, to a requested tolerance with a rigorous error bound)
+//! and the PotNet network, for simulation codes.
+//!
+//! Dependencies point one way: front ends (CLI, C ABI) → models → `lattice`, `neighbors`
+//! → `cell`, `structure`, `math`. Nothing here knows about FFI, LAMMPS or Python.
+
+pub mod cell;
+pub mod elements;
+pub mod error;
+pub mod io;
+pub mod lattice;
+pub mod math;
+pub mod neighbors;
+pub mod structure;
+
+pub use cell::{Lattice, Mat3, Vec3};
+pub use error::{Error, Result};
+pub use structure::Structure;
