@@ -126,7 +126,8 @@ fn parse_frame(lines: &[&str], start: usize, index: usize, source: &str) -> Resu
         return Err(err(start, format!("frame {index} has zero atoms")));
     }
     let header_at = start + 1;
-    if lines.len() < header_at + 1 + n {
+    // header_at <= lines.len() because lines[start] exists; no overflow for huge n
+    if lines.len() - header_at <= n {
         return Err(err(
             start,
             format!(
@@ -524,6 +525,7 @@ mod tests {
         let lat = "Lattice=\"3 0 0 0 3 0 0 0 3\"";
         assert!(err("x\n").starts_with("t.xyz:1: expected the atom count of frame 0, got 'x'"));
         assert!(err("").starts_with("t.xyz:1: no frames"));
+        assert!(err("18446744073709551615\nx\n").starts_with("t.xyz:1: frame 0 declares"));
         let e = err(&format!("{}\n3\n{lat}\nSi 0 0 0\n", frame(lat, "Si 0 0 0")));
         assert!(
             e.starts_with("t.xyz:5: frame 1 declares 3 atoms but the file ends 2 lines later"),
