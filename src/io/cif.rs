@@ -15,7 +15,10 @@
 //! Each site is first kept with its fractional coordinates exactly as written (never
 //! wrapped: reference codes give results that depend on them); then every symmetry image is
 //! wrapped into [0, 1) and added unless it lies within [`DUPLICATE_TOLERANCE`] Å (periodic
-//! distance) of an atom already generated from the same site.
+//! distance) of an atom already generated from the same site, or within
+//! [`DUPLICATE_FRACTIONAL_TOLERANCE`] of it in every fractional coordinate. The second test
+//! catches special positions written with 4 decimals (`0.3333`, as in ICSD files) in large
+//! cells, where the rounding error alone exceeds 1e-3 Å.
 //!
 //! Refused with a clear message: partial occupancy (|occupancy − 1| > 1e-3), `?`/`.` for a
 //! needed number, and a space group other than P1 given without its operations (crystalpot
@@ -31,6 +34,10 @@ use crate::structure::Structure;
 
 /// Two symmetry images of one site closer than this (Å, periodic) are the same atom.
 pub const DUPLICATE_TOLERANCE: f64 = 1e-3;
+
+/// Two symmetry images of one site whose fractional coordinates all differ by less than
+/// this (periodically) are the same atom: covers 4-decimal rounding of special positions.
+pub const DUPLICATE_FRACTIONAL_TOLERANCE: f64 = 5e-4;
 
 /// Occupancies within this of 1 count as fully occupied (rounding in written files).
 const OCCUPANCY_TOLERANCE: f64 = 1e-3;
@@ -581,7 +588,8 @@ fn block_structure(block: &Block, source: &str) -> Result<Option<Structure>> {
             let image = image.map(|x| if x >= 1.0 { 0.0 } else { x });
             let duplicate = frac[orbit_start..].iter().any(|f| {
                 let d = (image - f).map(|x| x - x.round());
-                lattice.to_cartesian(&d).norm() < DUPLICATE_TOLERANCE
+                d.amax() < DUPLICATE_FRACTIONAL_TOLERANCE
+                    || lattice.to_cartesian(&d).norm() < DUPLICATE_TOLERANCE
             });
             if !duplicate {
                 frac.push(image);
@@ -708,6 +716,19 @@ mod tests {
         let (d, _, _) = s.min_distance();
         assert!((d - 5.6402 / 2.0).abs() < 1e-9, "{d}");
         assert!((s.volume() - 5.6402f64.powi(3)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounded_special_positions_merge_in_large_cells() {
+        // P3 in a 20 Å cell: (1/3, 2/3, z) written with 4 decimals is one atom, not three
+        let text = "data_p3\n_cell_length_a 20\n_cell_length_b 20\n_cell_length_c 7\n\
+            _cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 120\n\
+            loop_\n_symmetry_equiv_pos_as_xyz\nx,y,z\n-y,x-y,z\n-x+y,-x,z\n\
+            loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n\
+            _atom_site_fract_z\nS1 0.3333 0.6667 0.25\nO1 0.1 0.2 0.3\n";
+        let s = &parse_cif_str(text, "x.cif").unwrap()[0];
+        assert_eq!(s.numbers(), &[16, 8, 8, 8]);
+        assert!(s.min_distance().0 > 1.0);
     }
 
     #[test]
