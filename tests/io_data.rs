@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use crystalpot::io::{cif, extxyz, read_structures};
+use crystalpot::io::{cif, extxyz, poscar, read_structures};
+use crystalpot::Structure;
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("CRYSTALPOT_DATA")
@@ -151,4 +152,29 @@ fn every_xyz_file_in_the_data_parses_with_energy_and_forces() {
         }
     }
     assert_eq!(seen, 9, "expected 6 mlearn and 3 ionic files");
+}
+
+fn assert_same(a: &Structure, b: &Structure, what: &str) {
+    assert_eq!(a.numbers(), b.numbers(), "{what}");
+    let dl = (a.lattice().matrix() - b.lattice().matrix()).abs().max();
+    assert!(dl < 1e-9, "{what}: lattice differs by {dl}");
+    for (p, q) in a.positions().iter().zip(b.positions()) {
+        assert!((p - q).norm() < 1e-9, "{what}: {p:?} vs {q:?}");
+    }
+}
+
+#[test]
+fn perov5_structures_round_trip_through_poscar_and_cif() {
+    let path = data_dir().join("perov5/val.csv");
+    let (header, rows) = read_csv(&std::fs::read_to_string(&path).unwrap());
+    let col = header.iter().position(|h| h == "cif").unwrap();
+    for (line, row) in rows.iter().take(200) {
+        let s = cif::parse_cif_str(&row[col], "val.csv").unwrap().remove(0);
+        let from_poscar = poscar::parse_poscar_str(&poscar::format_poscar(&s, "x"), "P").unwrap();
+        assert_same(&s, &from_poscar, &format!("POSCAR of row at line {line}"));
+        let from_cif = cif::parse_cif_str(&cif::format_cif(&s, "x"), "C")
+            .unwrap()
+            .remove(0);
+        assert_same(&s, &from_cif, &format!("CIF of row at line {line}"));
+    }
 }
