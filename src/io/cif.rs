@@ -15,7 +15,10 @@
 //! Each site is first kept with its fractional coordinates exactly as written (never
 //! wrapped: reference codes give results that depend on them); then every symmetry image is
 //! wrapped into [0, 1) and added unless it lies within [`DUPLICATE_TOLERANCE`] Å (periodic
-//! distance) of an atom already generated from the same site.
+//! distance) of an atom already generated from the same site, or within
+//! [`DUPLICATE_FRACTIONAL_TOLERANCE`] of it in every fractional coordinate. The second test
+//! catches special positions written with 4 decimals (`0.3333`, as in ICSD files) in large
+//! cells, where the rounding error alone exceeds 1e-3 Å.
 //!
 //! Refused with a clear message: partial occupancy (|occupancy − 1| > 1e-3), `?`/`.` for a
 //! needed number, and a space group other than P1 given without its operations (crystalpot
@@ -31,6 +34,10 @@ use crate::structure::Structure;
 
 /// Two symmetry images of one site closer than this (Å, periodic) are the same atom.
 pub const DUPLICATE_TOLERANCE: f64 = 1e-3;
+
+/// Two symmetry images of one site whose fractional coordinates all differ by less than
+/// this (periodically) are the same atom: covers 4-decimal rounding of special positions.
+pub const DUPLICATE_FRACTIONAL_TOLERANCE: f64 = 5e-4;
 
 /// Occupancies within this of 1 count as fully occupied (rounding in written files).
 const OCCUPANCY_TOLERANCE: f64 = 1e-3;
@@ -509,13 +516,16 @@ fn block_structure(block: &Block, source: &str) -> Result<Option<Structure>> {
     let ops = symmetry_operations(block, source)?;
 
     let xs = xs.unwrap_or_default();
+    let Some(site_line) = xs.first().map(|t| t.line) else {
+        return Err(err(block.line, "the atom site loop has no rows".into()));
+    };
     let column = |tag: &str| -> Result<Vec<&Token>> {
         let c = block
             .column(tag)
-            .ok_or_else(|| err(xs[0].line, format!("atom sites have no {tag}")))?;
+            .ok_or_else(|| err(site_line, format!("atom sites have no {tag}")))?;
         if c.len() != xs.len() {
             return Err(err(
-                c[0].line,
+                c.first().map_or(site_line, |t| t.line),
                 format!("{tag} has {} values for {} sites", c.len(), xs.len()),
             ));
         }
@@ -578,7 +588,8 @@ fn block_structure(block: &Block, source: &str) -> Result<Option<Structure>> {
             let image = image.map(|x| if x >= 1.0 { 0.0 } else { x });
             let duplicate = frac[orbit_start..].iter().any(|f| {
                 let d = (image - f).map(|x| x - x.round());
-                lattice.to_cartesian(&d).norm() < DUPLICATE_TOLERANCE
+                d.amax() < DUPLICATE_FRACTIONAL_TOLERANCE
+                    || lattice.to_cartesian(&d).norm() < DUPLICATE_TOLERANCE
             });
             if !duplicate {
                 frac.push(image);
@@ -588,7 +599,7 @@ fn block_structure(block: &Block, source: &str) -> Result<Option<Structure>> {
     }
     Structure::from_fractional(lattice, numbers, &frac, [true; 3])
         .map(Some)
-        .map_err(|e| at_line(e, source, xs[0].line))
+        .map_err(|e| at_line(e, source, site_line))
 }
 
 /// The block's symmetry operations; identity alone for P1 files that list none.
@@ -638,4 +649,220 @@ fn symmetry_operations(block: &Block, source: &str) -> Result<Vec<SymOp>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse_cif_str(text, "x.cif").unwrap_err().to_string()
+    }
+
+    /// Rock salt in Fm-3m written the ICSD/VESTA way: 2 sites, 192 operations expanded
+    /// from generators so that every written form (`-x+1/2`, `1/2+z`, …) occurs.
+    fn rocksalt_fm3m() -> String {
+        let mut ops = Vec::new();
+        let axes = ["x", "y", "z"];
+        let perms = [
+            [0, 1, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [1, 0, 2],
+            [0, 2, 1],
+            [2, 1, 0],
+        ];
+        let shifts = [
+            ["", "", ""],
+            ["", "+1/2", "+1/2"],
+            ["1/2+", "", "+1/2"],
+            ["", "+1/2", ""],
+        ];
+        for p in perms {
+            for signs in 0..8 {
+                for (s_i, shift) in shifts.iter().enumerate() {
+                    let comp: Vec<String> = (0..3)
+                        .map(|k| {
+                            let sign = if signs >> k & 1 == 1 { "-" } else { "" };
+                            let (pre, post) = match (s_i, k) {
+                                (2, 0) => (shift[0], ""),
+                                (3, 0) => ("", "+1/2"),
+                                _ => ("", shift[k]),
+                            };
+                            format!("{pre}{sign}{}{post}", axes[p[k]])
+                        })
+                        .collect();
+                    ops.push(format!("  '{}'", comp.join(", ")));
+                }
+            }
+        }
+        format!(
+            "data_NaCl\n_cell_length_a 5.6402(3)\n_cell_length_b 5.6402(3)\n\
+             _cell_length_c 5.6402(3)\n_cell_angle_alpha 90\n_cell_angle_beta 90\n\
+             _cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'F m -3 m'\n\
+             loop_\n_space_group_symop_operation_xyz\n{}\n\
+             loop_\n_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n\
+             _atom_site_fract_y\n_atom_site_fract_z\n_atom_site_occupancy\n\
+             Na1 Na+ 0 0 0 1.\nCl1 Cl- 0.5 0.5 0.5 1.\n",
+            ops.join("\n")
+        )
+    }
+
+    #[test]
+    fn symmetry_expansion_gives_the_conventional_cell() {
+        let s = &parse_cif_str(&rocksalt_fm3m(), "x.cif").unwrap()[0];
+        assert_eq!(s.len(), 8);
+        assert_eq!(s.formula(), "Na4Cl4");
+        let (d, _, _) = s.min_distance();
+        assert!((d - 5.6402 / 2.0).abs() < 1e-9, "{d}");
+        assert!((s.volume() - 5.6402f64.powi(3)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rounded_special_positions_merge_in_large_cells() {
+        // P3 in a 20 Å cell: (1/3, 2/3, z) written with 4 decimals is one atom, not three
+        let text = "data_p3\n_cell_length_a 20\n_cell_length_b 20\n_cell_length_c 7\n\
+            _cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 120\n\
+            loop_\n_symmetry_equiv_pos_as_xyz\nx,y,z\n-y,x-y,z\n-x+y,-x,z\n\
+            loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n\
+            _atom_site_fract_z\nS1 0.3333 0.6667 0.25\nO1 0.1 0.2 0.3\n";
+        let s = &parse_cif_str(text, "x.cif").unwrap()[0];
+        assert_eq!(s.numbers(), &[16, 8, 8, 8]);
+        assert!(s.min_distance().0 > 1.0);
+    }
+
+    #[test]
+    fn p1_pymatgen_style_keeps_coordinates_as_written() {
+        let text =
+            "# generated using pymatgen\ndata_CdCuN3\n_symmetry_space_group_name_H-M   'P 1'\n\
+            _cell_length_a   4.0\n_cell_length_b   4.0\n_cell_length_c   5.0\n\
+            _cell_angle_alpha   90.0\n_cell_angle_beta   90.0\n_cell_angle_gamma   120.0\n\
+            _symmetry_Int_Tables_number   1\n_chemical_formula_sum   'Cd1 Cu1 N3'\n\
+            loop_\n _symmetry_equiv_pos_site_id\n _symmetry_equiv_pos_as_xyz\n  1  'x, y, z'\n\
+            loop_\n _atom_site_type_symbol\n _atom_site_label\n _atom_site_symmetry_multiplicity\n\
+             _atom_site_fract_x\n _atom_site_fract_y\n _atom_site_fract_z\n _atom_site_occupancy\n\
+              Cu  Cu0  1  -0.00159044  1.00000000  -0.00000000  1\n\
+              Cd  Cd1  1  0.5  0.5  0.5  1\n";
+        let s = &parse_cif_str(text, "x.cif").unwrap()[0];
+        assert_eq!(s.numbers(), &[29, 48]);
+        let f = s.fractional_positions()[0];
+        assert!(
+            (f - Vec3::new(-0.00159044, 1.0, 0.0)).norm() < 1e-12,
+            "{f:?}"
+        );
+        let expected = Lattice::from_parameters([4.0, 4.0, 5.0], [90.0, 90.0, 120.0]).unwrap();
+        assert_eq!(s.lattice(), &expected);
+    }
+
+    #[test]
+    fn syntax_quotes_text_fields_comments_and_blocks() {
+        let text = "# leading comment\ndata_global\n_journal_name_full 'Don't panic' # c\n\
+            _publ_section_title\n;\nA title over\n two lines with 'quotes' and data_ words\n;\n\
+            data_first\n_cell_length_a 3 _cell_length_b 3\n_cell.length_c 3\n\
+            loop_ _atom_site_label _atom_site_fract_x _atom_site_fract_y _atom_site_fract_z\n\
+            \"Fe1\" 0 0 0 O1 0.5 0.5 0.5 # comment\n\
+            data_second\n_cell_length_a 4\n_cell_length_b 4\n_cell_length_c 4\n\
+            _symmetry_equiv_pos_as_xyz 'x,y,z'\n_atom_site_type_symbol Fe2+\n\
+            _atom_site_fract_x 0.1\n_atom_site_fract_y 0.2\n_atom_site_fract_z 0.3\n";
+        let all = parse_cif_str(text, "x.cif").unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].numbers(), &[26, 8]);
+        assert_eq!(all[1].numbers(), &[26]);
+        assert!((all[1].volume() - 64.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn symop_forms() {
+        let op = parse_symop("-x+1/2, x-y, 1/4+Z").unwrap();
+        let f = op.rot * Vec3::new(0.1, 0.2, 0.3) + op.trans;
+        assert!((f - Vec3::new(0.4, -0.1, 0.55)).norm() < 1e-12);
+        let op = parse_symop("+y,-x+0.5,2*z-1/3").unwrap();
+        let f = op.rot * Vec3::new(0.1, 0.2, 0.3) + op.trans;
+        assert!((f - Vec3::new(0.2, 0.4, 0.6 - 1.0 / 3.0)).norm() < 1e-12);
+        for bad in [
+            "x,y", "x,y,w", "xy,y,z", "x+,y,z", "x,1/0,z", "x,,z", "x,y,z/2",
+        ] {
+            assert!(parse_symop(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn site_names() {
+        assert_eq!(site_element("Fe2+"), Some(26));
+        assert_eq!(site_element("O1"), Some(8));
+        assert_eq!(site_element("Cl1-"), Some(17));
+        assert_eq!(site_element("Ca"), Some(20));
+        assert_eq!(site_element("OH1"), Some(8));
+        assert_eq!(site_element("1abc"), None);
+        assert_eq!(site_element("Q"), None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cell = "data_x\n_cell_length_a 3\n_cell_length_b 3\n_cell_length_c 3\n";
+        let sites = "loop_\n_atom_site_label\n_atom_site_fract_x\n_atom_site_fract_y\n\
+                     _atom_site_fract_z\n_atom_site_occupancy\n";
+        let e = err(&format!("{cell}{sites}Fe1 0 0 0 0.5\n"));
+        assert!(
+            e.starts_with("x.cif:11: partial occupancy 0.5 at site 'Fe1'"),
+            "{e}"
+        );
+        let e = err(&format!("{cell}{sites}Fe1 0 ? 0 1\n"));
+        assert!(
+            e.starts_with("x.cif:11: missing value '?' for _atom_site_fract_y"),
+            "{e}"
+        );
+        let e = err(&format!("{cell}{sites}Fe1 0 0 0\n"));
+        assert!(
+            e.starts_with("x.cif:5: loop_ with 5 tags has 4 values"),
+            "{e}"
+        );
+        let e = err(&format!("{cell}{sites}Xq1 0 0 0 1\n"));
+        assert!(
+            e.starts_with("x.cif:11: cannot read an element from site name 'Xq1'"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{cell}_symmetry_Int_Tables_number 225\n{sites}Na 0 0 0 1\n"
+        ));
+        assert!(e.starts_with("x.cif:5: space group '225'"), "{e}");
+        let e = err(&format!(
+            "{cell}_symmetry_equiv_pos_as_xyz 'x,y,q'\n{sites}Na 0 0 0 1\n"
+        ));
+        assert!(
+            e.starts_with("x.cif:5: cannot read symmetry operation 'x,y,q'"),
+            "{e}"
+        );
+        let e = err(&format!("{cell}{sites}Fe1 0 0 0 1\n").replace("b 3", "b -3"));
+        assert!(
+            e.starts_with("x.cif:2: cell parameters must be positive"),
+            "{e}"
+        );
+        let e = err(&cell.replace("_cell_length_c 3", "_cell_length_c .\n"));
+        assert!(e.contains("no _atom_site_fract_x"), "{e}");
+        let e = err(&format!("{cell}{sites}").replace("_cell_length_c 3", "_cell_length_c ."));
+        assert!(
+            e.starts_with("x.cif:4: missing value '.' for _cell_length_c"),
+            "{e}"
+        );
+        assert!(err("data_x\n_a 'open\n").starts_with("x.cif:2: unclosed ' quote"));
+        assert!(err("data_x\n_a\n;\ntext\n").starts_with("x.cif:3: text field"));
+        assert!(err("_a 1\n").starts_with("x.cif:1: '_a' before the first data_"));
+        assert!(err("data_x\n_a\n").starts_with("x.cif:2: tag _a has no value"));
+        assert!(err("data_x\n1\n").starts_with("x.cif:2: value '1' without a tag"));
+        assert!(err("").starts_with("x.cif:1: no data block"));
+    }
+
+    #[test]
+    fn never_panics_on_truncated_or_garbled_text() {
+        let text = rocksalt_fm3m();
+        for cut in (0..text.len()).step_by(7) {
+            let _ = parse_cif_str(&text[..cut], "x.cif");
+        }
+        let garbled: String = text
+            .chars()
+            .map(|c| if c == '0' { '\'' } else { c })
+            .collect();
+        let _ = parse_cif_str(&garbled, "x.cif");
+    }
 }

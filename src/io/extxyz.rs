@@ -126,13 +126,12 @@ fn parse_frame(lines: &[&str], start: usize, index: usize, source: &str) -> Resu
         return Err(err(start, format!("frame {index} has zero atoms")));
     }
     let header_at = start + 1;
-    if lines.len() < header_at + 1 + n {
+    // header_at <= lines.len() because lines[start] exists; no overflow for huge n
+    if lines.len() - header_at <= n {
         return Err(err(
-            lines.len(),
+            start,
             format!(
-                "file ends early: frame {index} declares {n} atoms on line {} but only {} \
-                 lines follow",
-                start + 1,
+                "frame {index} declares {n} atoms but the file ends {} lines later",
                 lines.len() - start - 1
             ),
         ));
@@ -448,4 +447,136 @@ fn quote(word: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n");
     format!("\"{escaped}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::structure::tests::rocksalt;
+
+    const TWO: &str = "2\n\
+        Lattice=\"4 0 0 0 4 0 0 0 4\" Properties=species:S:1:pos:R:3:Z:I:1:forces:R:3 \
+        energy=-7.5 pbc=\"T T F\" virial_stress_kB=\"1 2 3 4 5 6\" config_type=Bulk flag \
+        note=\"a \\\"b\\\" c\" arr=[1, 2]\n\
+        Na 0 0 0 11 0.1 0.2 0.3\n\
+        Cl 2 2 2 17 -0.1 -0.2 -0.3\n\
+        \n\
+        1\n\
+        Lattice=\"3 0 0 0 3 0 0 0 3\" Properties=pos:R:3:species:S:1 ENERGY=1e-3 \
+        stress=\"1 0 0 0 1 0 0 0 1\"\n\
+        0.5 0.5 0.5 Si\n\n";
+
+    fn err(text: &str) -> String {
+        parse_extxyz_str(text, "t.xyz").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_labels_columns_and_info() {
+        let frames = parse_extxyz_str(TWO, "t.xyz").unwrap();
+        assert_eq!(frames.len(), 2);
+        let f = &frames[0];
+        assert_eq!(f.structure.numbers(), &[11, 17]);
+        assert_eq!(f.structure.pbc(), [true, true, false]);
+        assert_eq!(f.energy, Some(-7.5));
+        let forces = f.forces.as_ref().unwrap();
+        assert_eq!(forces[1], Vec3::new(-0.1, -0.2, -0.3));
+        let stress = f.stress.as_ref().unwrap();
+        assert_eq!(stress.key, "virial_stress_kB");
+        assert_eq!(stress.values, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(f.info["config_type"], "Bulk");
+        assert_eq!(f.info["flag"], "T");
+        assert_eq!(f.info["note"], "a \"b\" c");
+        assert_eq!(f.info["arr"], "[1, 2]");
+        let g = &frames[1];
+        assert_eq!(g.structure.numbers(), &[14]);
+        assert_eq!(g.energy, Some(1e-3));
+        assert_eq!(g.forces, None);
+        assert_eq!(g.stress.as_ref().unwrap().values.len(), 9);
+        assert!((g.structure.positions()[0] - Vec3::repeat(0.5)).norm() < 1e-15);
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut frames = parse_extxyz_str(TWO, "t.xyz").unwrap();
+        frames.push(Frame::new(rocksalt(5.64)));
+        let back = parse_extxyz_str(&format_extxyz(&frames), "t.xyz").unwrap();
+        assert_eq!(back.len(), 3);
+        for (a, b) in frames.iter().zip(&back) {
+            assert_eq!(a.energy, b.energy);
+            assert_eq!(a.stress, b.stress);
+            assert_eq!(a.info, b.info);
+            assert_eq!(a.structure.numbers(), b.structure.numbers());
+            assert_eq!(a.structure.pbc(), b.structure.pbc());
+            let dl = a.structure.lattice().matrix() - b.structure.lattice().matrix();
+            assert!(dl.abs().max() < 1e-10);
+            for (p, q) in a.structure.positions().iter().zip(b.structure.positions()) {
+                assert!((p - q).norm() < 1e-9);
+            }
+            assert_eq!(a.forces.is_some(), b.forces.is_some());
+            for (p, q) in a.forces.iter().flatten().zip(b.forces.iter().flatten()) {
+                assert!((p - q).norm() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let frame = |header: &str, atoms: &str| format!("1\n{header}\n{atoms}\n");
+        let lat = "Lattice=\"3 0 0 0 3 0 0 0 3\"";
+        assert!(err("x\n").starts_with("t.xyz:1: expected the atom count of frame 0, got 'x'"));
+        assert!(err("").starts_with("t.xyz:1: no frames"));
+        assert!(err("18446744073709551615\nx\n").starts_with("t.xyz:1: frame 0 declares"));
+        let e = err(&format!("{}\n3\n{lat}\nSi 0 0 0\n", frame(lat, "Si 0 0 0")));
+        assert!(
+            e.starts_with("t.xyz:5: frame 1 declares 3 atoms but the file ends 2 lines later"),
+            "{e}"
+        );
+        let e = err(&frame("Lattice=\"3 0 0 0 3 0 0 0\"", "Si 0 0 0"));
+        assert!(e.starts_with("t.xyz:2: Lattice needs 9 numbers"), "{e}");
+        let e = err(&frame(&format!("{lat} pbc=\"T T\""), "Si 0 0 0"));
+        assert!(e.starts_with("t.xyz:2: pbc needs 3 flags"), "{e}");
+        let e = err(&frame(&format!("{lat} energy=abc"), "Si 0 0 0"));
+        assert!(
+            e.starts_with("t.xyz:2: expected a number for energy"),
+            "{e}"
+        );
+        let e = err(&frame(&format!("{lat} note=\"open"), "Si 0 0 0"));
+        assert!(e.starts_with("t.xyz:2: unclosed quote"), "{e}");
+        let e = err(&frame(
+            &format!("{lat} Properties=species:S:1:pos:R"),
+            "Si 0 0 0",
+        ));
+        assert!(e.starts_with("t.xyz:2: Properties must be"), "{e}");
+        let e = err(&frame(
+            &format!("{lat} Properties=species:S:1:pos:R:2"),
+            "Si 0 0",
+        ));
+        assert!(
+            e.starts_with("t.xyz:2: Properties column 'pos' must be R:3"),
+            "{e}"
+        );
+        let e = err(&frame(lat, "Si 0 0"));
+        assert!(e.starts_with("t.xyz:3: expected 4 columns"), "{e}");
+        let e = err(&frame(lat, "Qq 0 0 0"));
+        assert!(e.starts_with("t.xyz:3: 'Qq' is not an element"), "{e}");
+        let e = err(&frame(lat, "Si 0 x 0"));
+        assert!(
+            e.starts_with("t.xyz:3: expected a number for a position"),
+            "{e}"
+        );
+        let e = err(&frame("Lattice=\"0 3 0 3 0 0 0 0 3\"", "Si 0 0 0"));
+        assert!(e.starts_with("t.xyz:2: left-handed"), "{e}");
+        let e = parse_extxyz_str(&frame("energy=1", "Si 0 0 0"), "t.xyz").unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidStructure(m) if m.contains("t.xyz:2: frame 0 has no Lattice")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn never_panics_on_truncated_text() {
+        for cut in 0..TWO.len() {
+            let _ = parse_extxyz_str(&TWO[..cut], "t.xyz");
+        }
+    }
 }

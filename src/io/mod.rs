@@ -181,4 +181,45 @@ mod tests {
         let err = read_structures(dir.join("missing.cif")).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
     }
+
+    /// Random single-character edits of valid files in every format must give an error or
+    /// a structure, never a panic.
+    #[test]
+    fn mutated_files_never_panic() {
+        let s = rocksalt(5.64);
+        let texts = [
+            poscar::format_poscar(&s, "NaCl"),
+            cif::format_cif(&s, "NaCl"),
+            extxyz::format_extxyz(&[extxyz::Frame::new(s.clone())]),
+        ];
+        let alphabet: Vec<char> = "0123456789.-+/eE'\";_# \n\txyzTFSCD=[]{}:?()"
+            .chars()
+            .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % n
+        };
+        for text in &texts {
+            for _ in 0..400 {
+                let mut chars: Vec<char> = text.chars().collect();
+                for _ in 0..1 + next(4) {
+                    let at = next(chars.len());
+                    match next(3) {
+                        0 => chars[at] = alphabet[next(alphabet.len())],
+                        1 => {
+                            chars.remove(at);
+                        }
+                        _ => chars.insert(at, alphabet[next(alphabet.len())]),
+                    }
+                }
+                let mutated: String = chars.into_iter().collect();
+                let _ = poscar::parse_poscar_str(&mutated, "m");
+                let _ = cif::parse_cif_str(&mutated, "m");
+                let _ = extxyz::parse_extxyz_str(&mutated, "m");
+            }
+        }
+    }
 }

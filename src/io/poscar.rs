@@ -194,7 +194,10 @@ pub fn parse_poscar_str(text: &str, source_name: &str) -> Result<Structure> {
             ),
         ));
     }
-    let total: usize = counts.iter().sum();
+    let total = counts
+        .iter()
+        .try_fold(0usize, |sum, &c| sum.checked_add(c))
+        .ok_or_else(|| lines.error(counts_line, "the atom counts overflow"))?;
     if total == 0 {
         return Err(lines.error(counts_line, "the atom counts add up to zero"));
     }
@@ -356,6 +359,8 @@ mod tests {
         assert!(err("c\n1\n1 0 0\n0 1 0\n0 0 1\nSi O\n1\nD\n").starts_with("POSCAR:7: 1 atom"));
         assert!(err("c\n1\n1 0 0\n0 1 0\n0 0 1\nSi\n-1\n").starts_with("POSCAR:7: expected"));
         assert!(err("c\n1\n1 0 0\n0 1 0\n0 0 1\nSi\n9\nD\n").contains(":7: 9 atoms declared"));
+        let huge = "c\n1\n1 0 0\n0 1 0\n0 0 1\nSi O\n18446744073709551615 1\nD\n";
+        assert!(err(huge).contains(":7: the atom counts overflow"));
         assert!(err("c\n1\n1 0 0\n0 1 0\n0 0 1\nSi\n1\nX\n0 0 0\n").contains(":8: expected 'D"));
         assert!(err(&SI.replace("0.25 0.25 0.25", "0.25 nan 0.2")).contains(":10: "));
         assert!(err(&SI.replace("0.25 0.25 0.25\n", "")).starts_with("POSCAR:10: file ends"));

@@ -1,0 +1,180 @@
+//! Reads the real data sets beside the project (never copied into the repository).
+//! `CRYSTALPOT_DATA` points at the data folder; the default is `../shared/data` relative to
+//! the crate root. A missing folder fails the tests: they must not pass by skipping.
+
+use std::path::PathBuf;
+
+use crystalpot::io::{cif, extxyz, poscar, read_structures};
+use crystalpot::Structure;
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("CRYSTALPOT_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    assert!(
+        dir.is_dir(),
+        "data folder {} not found: set CRYSTALPOT_DATA to the folder holding perov5/, mlearn/ \
+         and ionic/",
+        dir.display()
+    );
+    dir
+}
+
+/// Minimal RFC 4180 reader: comma-separated fields, `"…"` quoting with `""` escapes and
+/// newlines inside quotes (the perov5 `cif` column spans many lines). Returns the header
+/// and the rows, each with the 1-based line where it starts.
+fn read_csv(text: &str) -> (Vec<String>, Vec<(usize, Vec<String>)>) {
+    let mut records = Vec::new();
+    let (mut record, mut field) = (Vec::new(), String::new());
+    let (mut quoted, mut line, mut record_line) = (false, 1, 1);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\n' {
+            line += 1;
+        }
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, _) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push((record_line, std::mem::take(&mut record)));
+                record_line = line;
+            }
+            (false, _) => field.push(c),
+        }
+    }
+    assert!(!quoted, "CSV ends inside a quoted field");
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push((record_line, record));
+    }
+    let (_, header) = records.remove(0);
+    (header, records)
+}
+
+#[test]
+fn perov5_val_cifs_have_five_atoms() {
+    let path = data_dir().join("perov5/val.csv");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let (header, rows) = read_csv(&text);
+    let col = header
+        .iter()
+        .position(|h| h == "cif")
+        .expect("a cif column");
+    assert_eq!(rows.len(), 3787);
+    for (line, row) in &rows {
+        let name = format!("{}:{line}", path.display());
+        let structures = cif::parse_cif_str(&row[col], &name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(structures.len(), 1, "{name}");
+        assert_eq!(structures[0].len(), 5, "{name}");
+        let (d, _, _) = structures[0].min_distance();
+        assert!(d > 0.5, "{name}: atoms {d} Å apart");
+    }
+}
+
+fn check_xyz(relative: &str, frames_expected: usize) {
+    let path = data_dir().join(relative);
+    let frames = extxyz::read_extxyz(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(frames.len(), frames_expected, "{relative}");
+    for (i, f) in frames.iter().enumerate() {
+        assert!(f.energy.is_some_and(f64::is_finite), "{relative} frame {i}");
+        let forces = f.forces.as_ref().expect("forces");
+        assert_eq!(forces.len(), f.structure.len(), "{relative} frame {i}");
+        assert!(f.structure.pbc().iter().all(|&p| p));
+    }
+    // the generic reader agrees
+    assert_eq!(read_structures(&path).unwrap().len(), frames_expected);
+}
+
+#[test]
+fn mlearn_si_frames_have_energy_forces_and_stress() {
+    check_xyz("mlearn/Si_train.xyz", 214);
+    let frames = extxyz::read_extxyz(data_dir().join("mlearn/Si_train.xyz")).unwrap();
+    assert!(frames.iter().all(|f| f
+        .stress
+        .as_ref()
+        .is_some_and(|s| s.key == "virial_stress_kB" && s.values.len() == 6)));
+    assert!(frames.iter().all(|f| f.info.contains_key("config_type")));
+}
+
+#[test]
+fn ionic_inp_frames_have_energy_and_forces() {
+    check_xyz("ionic/InP_train.xyz", 1610);
+    let frames = extxyz::read_extxyz(data_dir().join("ionic/InP_train.xyz")).unwrap();
+    assert!(frames.iter().all(|f| f
+        .stress
+        .as_ref()
+        .is_some_and(|s| s.key == "stress_kB_xx_yy_zz_yz_xz_xy")));
+}
+
+#[test]
+fn real_frames_round_trip_through_extxyz() {
+    let path = data_dir().join("ionic/InP_train.xyz");
+    let frames: Vec<_> = extxyz::read_extxyz(&path)
+        .unwrap()
+        .into_iter()
+        .take(20)
+        .collect();
+    let back = extxyz::parse_extxyz_str(&extxyz::format_extxyz(&frames), "round trip").unwrap();
+    for (a, b) in frames.iter().zip(&back) {
+        assert_eq!(a.energy, b.energy);
+        assert_eq!(a.stress, b.stress);
+        assert_eq!(a.info, b.info);
+        assert_eq!(a.structure.numbers(), b.structure.numbers());
+        for (p, q) in a.structure.positions().iter().zip(b.structure.positions()) {
+            assert!((p - q).norm() < 1e-9);
+        }
+    }
+}
+
+#[test]
+fn every_xyz_file_in_the_data_parses_with_energy_and_forces() {
+    let mut seen = 0;
+    for folder in ["mlearn", "ionic"] {
+        let dir = data_dir().join(folder);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "xyz") {
+                let frames = extxyz::read_extxyz(&path).unwrap_or_else(|e| panic!("{e}"));
+                assert!(frames
+                    .iter()
+                    .all(|f| f.energy.is_some() && f.forces.is_some()));
+                seen += 1;
+            }
+        }
+    }
+    assert_eq!(seen, 9, "expected 6 mlearn and 3 ionic files");
+}
+
+fn assert_same(a: &Structure, b: &Structure, what: &str) {
+    assert_eq!(a.numbers(), b.numbers(), "{what}");
+    let dl = (a.lattice().matrix() - b.lattice().matrix()).abs().max();
+    assert!(dl < 1e-9, "{what}: lattice differs by {dl}");
+    for (p, q) in a.positions().iter().zip(b.positions()) {
+        assert!((p - q).norm() < 1e-9, "{what}: {p:?} vs {q:?}");
+    }
+}
+
+#[test]
+fn perov5_structures_round_trip_through_poscar_and_cif() {
+    let path = data_dir().join("perov5/val.csv");
+    let (header, rows) = read_csv(&std::fs::read_to_string(&path).unwrap());
+    let col = header.iter().position(|h| h == "cif").unwrap();
+    for (line, row) in rows.iter().take(200) {
+        let s = cif::parse_cif_str(&row[col], "val.csv").unwrap().remove(0);
+        let from_poscar = poscar::parse_poscar_str(&poscar::format_poscar(&s, "x"), "P").unwrap();
+        assert_same(&s, &from_poscar, &format!("POSCAR of row at line {line}"));
+        let from_cif = cif::parse_cif_str(&cif::format_cif(&s, "x"), "C")
+            .unwrap()
+            .remove(0);
+        assert_same(&s, &from_cif, &format!("CIF of row at line {line}"));
+    }
+}
