@@ -78,14 +78,17 @@ fn faithful_sums_match_the_reference() {
     let settings = PotnetSettings::default();
     let mut worst = [(0.0f64, 0.0f64, 0.0f64); 3];
     for s in data["structures"].as_array().unwrap() {
-        let sums = potnet_sums(&structure(s), &settings).expect("sums");
+        let st = structure(s);
+        let t = std::time::Instant::now();
+        let sums = potnet_sums(&st, &settings).expect("sums");
+        let elapsed = t.elapsed().as_secs_f64() * 1e3;
         let id = s["id"].as_str().unwrap();
         let cols = [
             (&sums.coulomb, "coulomb_faithful"),
             (&sums.london, "london_faithful"),
             (&sums.pauli, "pauli_faithful"),
         ];
-        let mut line = format!("{id:40}");
+        let mut line = format!("{id:40} {elapsed:7.2}ms");
         for (c, (ours, key)) in cols.iter().enumerate() {
             let reference = floats(&s[*key]);
             let allowance = if c == 2 { PAULI_ALLOWANCE } else { 0.0 };

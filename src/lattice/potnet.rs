@@ -13,10 +13,10 @@
 //! 1. The cell is rescaled to unit volume (lengths / g, g = V^(1/3)).
 //! 2. Coulomb/London: Ewald splitting `Γ(p) r^(-2p) = ∫_0^∞ t^(p-1) e^(-r² t) dt` at t = 1
 //!    in unit-volume units (Ewald parameter 1; real space decays like e^(-r²), reciprocal space
-//!    like e^(-π² m²)), see [`Epstein`].
+//!    like e^(-π² m²)), see `Epstein`.
 //! 3. Pauli: `exp(-a r) = a/(2√π) ∫_0^∞ t^(-3/2) e^(-a²/(4t) - r² t) dt` split at t = π,
 //!    i.e. a DIFFERENT split from the zeta sums; real space needs the incomplete Bessel
-//!    function K_{-1/2}(π r², B), reciprocal space is elementary, see [`Pauli`].
+//!    function K_{-1/2}(π r², B), reciprocal space is elementary, see `Pauli`.
 //! 4. The Pauli parameter is rescaled by √g instead of g: the sum is of
 //!    `exp(-(param / V^(1/6)) r)` with r in Å, not `exp(-param · r)`; B = 9 V^(1/3) / (4π).
 //! 5. Both series of all three sums are truncated to the same index cube k, m ∈ [-R, R]^3,
@@ -324,4 +324,65 @@ fn upper_gamma(order: GammaOrder, y: f64) -> f64 {
 /// `G(a, y) = Γ(a, y) / y^a`, `y > 0`.
 fn scaled_upper_gamma(order: GammaOrder, y: f64) -> f64 {
     upper_gamma(order, y) * y.powf(-order.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Lattice;
+    use crate::structure::tests::rocksalt;
+
+    #[test]
+    fn bad_input_is_an_error_value() {
+        let s = rocksalt(5.64);
+        let with = |f: fn(&mut PotnetSettings)| {
+            let mut settings = PotnetSettings::default();
+            f(&mut settings);
+            potnet_sums(&s, &settings).unwrap_err().to_string()
+        };
+        assert!(with(|s| s.r_max = -1).contains("r_max"));
+        assert!(with(|s| s.coulomb_param = 1.5).contains("coulomb_param"));
+        assert!(with(|s| s.pauli_param = f64::NAN).contains("pauli_param"));
+
+        let cubic =
+            Lattice::from_rows([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]).unwrap();
+        let image = Structure::new(
+            cubic,
+            vec![1, 1],
+            vec![Vec3::zeros(), Vec3::new(3.0, 0.0, 0.0)],
+            [true; 3],
+        )
+        .unwrap();
+        let err = potnet_sums(&image, &PotnetSettings::default()).unwrap_err();
+        assert!(err.to_string().contains("same site"), "{err}");
+        let slab =
+            Structure::new(cubic, vec![1], vec![Vec3::zeros()], [true, true, false]).unwrap();
+        assert!(potnet_sums(&slab, &PotnetSettings::default()).is_err());
+    }
+
+    #[test]
+    fn rocksalt_madelung_constant() {
+        // M = -(E per formula unit) · r0 with E = ½ Σ_ij q_i q_j S_C(i, j).
+        let s = rocksalt(5.64);
+        let settings = PotnetSettings {
+            r_max: 6,
+            ..PotnetSettings::default()
+        };
+        let sums = potnet_sums(&s, &settings).unwrap();
+        let q: Vec<f64> = s
+            .numbers()
+            .iter()
+            .map(|&z| if z == 11 { 1.0 } else { -1.0 })
+            .collect();
+        let energy: f64 = (0..64)
+            .map(|p| 0.5 * q[p / 8] * q[p % 8] * sums.coulomb[p])
+            .sum();
+        let madelung = -energy / 4.0 * 2.82;
+        assert!((madelung - 1.747564594633182).abs() < 1e-13, "{madelung}");
+        // The sums are even in v.
+        for p in 0..64 {
+            let t = (p % 8) * 8 + p / 8;
+            assert!((sums.pauli[p] - sums.pauli[t]).abs() < 1e-14);
+        }
+    }
 }
