@@ -24,6 +24,9 @@ const MAX_SEARCH_BINS: u64 = 20_000_000;
 /// Upper bound on the expected number of pairs (memory guard: 64 bytes per pair).
 const MAX_EXPECTED_PAIRS: f64 = 1.0e9;
 
+/// Atoms further than this many cells from the origin cell would overflow the i32 shifts.
+const MAX_WRAP: f64 = 1.0e8;
+
 /// Relative safety margin on the search radius, far above the rounding of binning, far below
 /// anything physical. Pairs are finally filtered with the exact cutoff.
 const SEARCH_MARGIN: f64 = 1e-9;
@@ -191,6 +194,12 @@ impl BinGrid {
             if pbc[k] {
                 for (f, w) in frac.iter_mut().zip(wrap.iter_mut()) {
                     let fl = f[k].floor();
+                    if fl.abs() > MAX_WRAP {
+                        return Err(Error::InvalidStructure(format!(
+                            "an atom lies {fl:.3e} cells away from the origin cell; \
+                             wrap the coordinates first"
+                        )));
+                    }
                     f[k] -= fl;
                     w[k] = fl as i64;
                     if f[k] >= 1.0 {

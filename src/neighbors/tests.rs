@@ -185,3 +185,11 @@ fn rejects_invalid_cutoffs() {
     assert!(err.to_string().contains("cutoff"), "{err}");
     assert!(NeighborList::build(&s, 1e-3).unwrap().is_empty());
 }
+
+#[test]
+fn rejects_atoms_absurdly_far_from_the_cell() {
+    let l = Lattice::from_rows([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]).unwrap();
+    let s = Structure::new(l, vec![1], vec![Vec3::new(1e12, 0.0, 0.0)], [true; 3]).unwrap();
+    let err = NeighborList::build(&s, 2.0).unwrap_err();
+    assert!(err.to_string().contains("cells away"), "{err}");
+}
