@@ -9,9 +9,9 @@
 //! * Per site, neighbours are sorted by distance (ties: image lexicographic, then j, the order
 //!   the reference enumerates them) and every one with d <= the k-th distance is kept. Which
 //!   members of a degenerate k-th shell survive depends on the last bits of d, so d is computed
-//!   in the reference's operation order (see [`reference_distance`]).
+//!   in the reference's operation order (see `reference_distance`).
 //! * Kept neighbours go into a dictionary (i, j) -> Python set of images; keys iterate in
-//!   insertion order, images in CPython set order ([`PySet`]). Bonds found from both ends
+//!   insertion order, images in CPython set order (`PySet`). Bonds found from both ends
 //!   therefore appear twice per direction, bonds found from one end once.
 //! * Each dictionary entry (i, j, n) gives the edges (i -> j, r) and (j -> i, -r) with
 //!   r = ((f_j + n) - f_i) · L.
