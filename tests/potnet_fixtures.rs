@@ -67,22 +67,73 @@ fn deviation(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
     (rel, abs / scale, abs)
 }
 
+/// Absolute slack for `pauli_faithful`: the reference's incomplete Bessel routine is off by up
+/// to ~4e-9 per real-space term with x = π r²/V^(2/3) ≈ 0.2 (two such terms in the worst pair
+/// of this set give 9.2e-9); we evaluate K_{-1/2} exactly instead (see the module doc).
+const PAULI_ALLOWANCE: f64 = 1.2e-8;
+
 #[test]
 fn faithful_sums_match_the_reference() {
     let data = fixtures();
     let settings = PotnetSettings::default();
     let mut worst = [(0.0f64, 0.0f64, 0.0f64); 3];
     for s in data["structures"].as_array().unwrap() {
-        let sums = potnet_sums(&structure(s), &settings).expect("sums");
+        let st = structure(s);
+        let t = std::time::Instant::now();
+        let sums = potnet_sums(&st, &settings).expect("sums");
+        let elapsed = t.elapsed().as_secs_f64() * 1e3;
         let id = s["id"].as_str().unwrap();
         let cols = [
             (&sums.coulomb, "coulomb_faithful"),
             (&sums.london, "london_faithful"),
             (&sums.pauli, "pauli_faithful"),
         ];
-        let mut line = format!("{id:40}");
+        let mut line = format!("{id:40} {elapsed:7.2}ms");
+        for (c, (ours, key)) in cols.iter().enumerate() {
+            let reference = floats(&s[*key]);
+            let allowance = if c == 2 { PAULI_ALLOWANCE } else { 0.0 };
+            for (p, (a, b)) in ours.iter().zip(&reference).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs() + allowance,
+                    "{id} {key}[{p}]: {a:e} vs reference {b:e}"
+                );
+            }
+            let d = deviation(ours, &reference);
+            line += &format!("  {:.1e} {:.1e} {:.1e}", d.0, d.1, d.2);
+            worst[c] = (
+                worst[c].0.max(d.0),
+                worst[c].1.max(d.1),
+                worst[c].2.max(d.2),
+            );
+        }
+        println!("{line}");
+    }
+    println!("worst (rel, rel-to-max, abs): {worst:?}");
+}
+
+#[test]
+fn large_r_converges_to_the_exact_sums() {
+    let data = fixtures();
+    let mut worst = [(0.0f64, 0.0f64, 0.0f64); 3];
+    for s in data["structures"].as_array().unwrap() {
+        // R = 12 leaves < 1e-13 of truncation error on every structure of the set.
+        let r = 12;
+        let settings = PotnetSettings {
+            r_max: r,
+            ..PotnetSettings::default()
+        };
+        let t = std::time::Instant::now();
+        let sums = potnet_sums(&structure(s), &settings).expect("sums");
+        let id = s["id"].as_str().unwrap();
+        let cols = [
+            (&sums.coulomb, "coulomb_converged"),
+            (&sums.london, "london_converged"),
+            (&sums.pauli, "pauli_faithful_converged"),
+        ];
+        let mut line = format!("{id:40} R={r:2} {:6.2}s", t.elapsed().as_secs_f64());
         for (c, (ours, key)) in cols.iter().enumerate() {
             let d = deviation(ours, &floats(&s[*key]));
+            assert!(d.1 < 1e-13, "{id} {key}: {d:?}");
             line += &format!("  {:.1e} {:.1e} {:.1e}", d.0, d.1, d.2);
             worst[c] = (
                 worst[c].0.max(d.0),

@@ -2,3 +2,5 @@
 
 pub mod bessel;
 pub mod gamma;
+
+pub use gamma::{erfc, erfcx, gamma, ln_gamma, upper_gamma, upper_gamma_scaled};

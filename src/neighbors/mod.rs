@@ -1,0 +1,385 @@
+//! Periodic neighbour lists and the PotNet local graph.
+//!
+//! [`NeighborList`] finds every pair closer than a cutoff with a cell list in fractional
+//! space: atoms are binned along the three lattice directions so that a bin is at least one
+//! cutoff wide perpendicular to its faces, and each atom only looks at the neighbouring bins
+//! (and their periodic images). The same code covers tiny cells with cutoffs far larger than
+//! the cell (one bin per axis, many images) and large cells with O(N) cost.
+
+mod potnet;
+mod pyset;
+
+pub use potnet::{potnet_graph, PotnetGraph};
+
+use rayon::prelude::*;
+
+use crate::cell::{Mat3, Vec3};
+use crate::error::{Error, Result};
+use crate::structure::Structure;
+
+/// Upper bound on the bins (periodic images included) searched around one atom; beyond it the
+/// cutoff is absurd for the cell and the caller most likely mixed up units.
+const MAX_SEARCH_BINS: u64 = 20_000_000;
+
+/// Upper bound on the expected number of pairs (memory guard: 64 bytes per pair).
+const MAX_EXPECTED_PAIRS: f64 = 1.0e9;
+
+/// Atoms further than this many cells from the origin cell would overflow the i32 shifts.
+const MAX_WRAP: f64 = 1.0e8;
+
+/// Relative safety margin on the search radius, far above the rounding of binning, far below
+/// anything physical. Pairs are finally filtered with the exact cutoff.
+const SEARCH_MARGIN: f64 = 1e-9;
+
+/// Which pairs a list holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    /// Both i -> j (shift n) and j -> i (shift -n): what per-atom loops such as forces need.
+    Full,
+    /// Each unordered pair once: i < j, or i == j with a lexicographically positive shift.
+    /// Halves the work of symmetric pair sums.
+    Half,
+}
+
+/// One neighbour pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pair {
+    /// The centre atom.
+    pub i: usize,
+    /// The neighbour atom.
+    pub j: usize,
+    /// Integer lattice translation `n` of atom j (in the structure's own lattice basis).
+    pub shift: [i32; 3],
+    /// r = x_j + n · L - x_i (Å), from the unwrapped positions of the structure.
+    pub r: Vec3,
+    /// |r| (Å), 0 < distance <= cutoff.
+    pub distance: f64,
+}
+
+/// All pairs within a cutoff, sorted by `i`, then `j`, then `shift` (lexicographic), so that
+/// the output is deterministic and independent of thread count.
+#[derive(Clone, Debug)]
+pub struct NeighborList {
+    kind: ListKind,
+    cutoff: f64,
+    pairs: Vec<Pair>,
+    /// Pairs of centre atom i are `pairs[offsets[i]..offsets[i + 1]]`.
+    offsets: Vec<usize>,
+}
+
+impl NeighborList {
+    /// Full list (both directions) of every pair with 0 < |r| <= `cutoff` (Å).
+    pub fn build(structure: &Structure, cutoff: f64) -> Result<NeighborList> {
+        Self::build_with(structure, cutoff, ListKind::Full)
+    }
+
+    /// Like [`NeighborList::build`], choosing a full or half list.
+    pub fn build_with(structure: &Structure, cutoff: f64, kind: ListKind) -> Result<NeighborList> {
+        if !cutoff.is_finite() || cutoff <= 0.0 {
+            return Err(Error::InvalidInput(format!(
+                "neighbour cutoff must be a positive finite length in Å, got {cutoff}"
+            )));
+        }
+        let grid = BinGrid::new(structure, cutoff)?;
+        let n = structure.len();
+        let per_atom: Vec<Vec<Pair>> = (0..n)
+            .into_par_iter()
+            .map(|i| grid.pairs_of(structure, i, cutoff, kind))
+            .collect();
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        let mut total = 0;
+        for list in &per_atom {
+            total += list.len();
+            offsets.push(total);
+        }
+        let mut pairs = Vec::with_capacity(total);
+        for list in per_atom {
+            pairs.extend(list);
+        }
+        Ok(NeighborList {
+            kind,
+            cutoff,
+            pairs,
+            offsets,
+        })
+    }
+
+    /// All pairs, in the documented order.
+    pub fn pairs(&self) -> &[Pair] {
+        &self.pairs
+    }
+
+    /// Pairs whose centre atom is `i` (empty for an out-of-range index).
+    pub fn pairs_of(&self, i: usize) -> &[Pair] {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.pairs[a..b],
+            _ => &[],
+        }
+    }
+
+    pub fn kind(&self) -> ListKind {
+        self.kind
+    }
+
+    pub fn cutoff(&self) -> f64 {
+        self.cutoff
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+/// The half list keeps (i, j, n) when i < j, or i == j and n > 0 lexicographically; its
+/// partner (j, i, -n) then fails the test, so each unordered pair is kept exactly once.
+fn in_half_list(i: usize, j: usize, shift: [i32; 3]) -> bool {
+    i < j || (i == j && shift > [0, 0, 0])
+}
+
+/// Atoms sorted into fractional-space bins of a (possibly LLL-reduced) working basis.
+struct BinGrid {
+    /// Working basis (rows); LLL-reduced when fully periodic, so that skewed cells do not
+    /// inflate the search box.
+    work: Mat3,
+    /// Original shift = working shift · `to_original`.
+    to_original: [[i32; 3]; 3],
+    pbc: [bool; 3],
+    nbins: [i64; 3],
+    /// Bins searched on each side along each axis.
+    reach: [i64; 3],
+    /// Start of each bin in `order`, length = number of bins + 1.
+    bin_start: Vec<usize>,
+    /// Atom indices sorted by bin.
+    order: Vec<usize>,
+    /// Bin of each atom.
+    bin_of: Vec<[i64; 3]>,
+    /// Cartesian positions wrapped into the working cell along periodic axes.
+    wrapped: Vec<Vec3>,
+    /// Working-basis lattice translation removed by the wrap: x = wrapped + wrap · work.
+    wrap: Vec<[i64; 3]>,
+    search_radius: f64,
+}
+
+impl BinGrid {
+    fn new(structure: &Structure, cutoff: f64) -> Result<BinGrid> {
+        let pbc = structure.pbc();
+        let n = structure.len();
+        let lattice = structure.lattice();
+        let (work_lattice, to_original) = if pbc.iter().all(|&p| p) {
+            let (reduced, t) = lattice.lll_reduced();
+            let t = [0, 1, 2].map(|r| [0, 1, 2].map(|c| t[(r, c)] as i32));
+            (reduced, t)
+        } else {
+            (*lattice, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+        };
+        let work = *work_lattice.matrix();
+        let inv = work_lattice.inverse();
+        let faces = work_lattice.face_distances();
+        let search_radius = cutoff * (1.0 + SEARCH_MARGIN);
+
+        let mut frac: Vec<Vec3> = structure
+            .positions()
+            .iter()
+            .map(|p| inv.tr_mul(p))
+            .collect();
+        let mut wrap = vec![[0i64; 3]; n];
+        let mut lo = [0.0f64; 3];
+        let mut span = [1.0f64; 3];
+        for k in 0..3 {
+            if pbc[k] {
+                for (f, w) in frac.iter_mut().zip(wrap.iter_mut()) {
+                    let fl = f[k].floor();
+                    if fl.abs() > MAX_WRAP {
+                        return Err(Error::InvalidStructure(format!(
+                            "an atom lies {fl:.3e} cells away from the origin cell; \
+                             wrap the coordinates first"
+                        )));
+                    }
+                    f[k] -= fl;
+                    w[k] = fl as i64;
+                    if f[k] >= 1.0 {
+                        f[k] = 0.0;
+                        w[k] += 1;
+                    }
+                }
+            } else {
+                let min = frac.iter().map(|f| f[k]).fold(f64::INFINITY, f64::min);
+                let max = frac.iter().map(|f| f[k]).fold(f64::NEG_INFINITY, f64::max);
+                lo[k] = min;
+                span[k] = max - min;
+            }
+        }
+
+        // Perpendicular extent covered by the bins along each axis.
+        let extent = [0, 1, 2].map(|k| span[k] * faces[k]);
+        let mut nbins =
+            [0, 1, 2].map(|k| (extent[k] / search_radius).floor().clamp(1.0, 1e6) as i64);
+        // Dilute systems: never more bins than about two per atom.
+        let max_bins = 2 * n as i64 + 27;
+        while nbins.iter().product::<i64>() > max_bins {
+            let k = (0..3).max_by_key(|&k| nbins[k]).unwrap_or(0);
+            nbins[k] = (nbins[k] / 2).max(1);
+        }
+        let mut reach = [0i64; 3];
+        for k in 0..3 {
+            let width = extent[k] / nbins[k] as f64;
+            let r = if width > 0.0 {
+                (search_radius / width).ceil()
+            } else {
+                0.0
+            };
+            reach[k] = if pbc[k] {
+                if r > 1e6 {
+                    return Err(too_many_images(cutoff, faces));
+                }
+                r as i64
+            } else {
+                (r.min(1e6) as i64).min(nbins[k] - 1)
+            };
+        }
+        let searched: u64 = reach.iter().map(|&r| 2 * r as u64 + 1).product();
+        if searched > MAX_SEARCH_BINS {
+            return Err(too_many_images(cutoff, faces));
+        }
+        if pbc.iter().all(|&p| p) {
+            let sphere = 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3);
+            let expected = n as f64 * n as f64 * sphere / structure.volume();
+            if expected > MAX_EXPECTED_PAIRS {
+                return Err(Error::InvalidInput(format!(
+                    "cutoff {cutoff} Å would give about {expected:.2e} pairs for {n} atoms \
+                     in {:.1} Å^3; reduce the cutoff",
+                    structure.volume()
+                )));
+            }
+        }
+
+        let bin_of: Vec<[i64; 3]> = frac
+            .iter()
+            .map(|f| {
+                [0, 1, 2].map(|k| {
+                    let t = if pbc[k] {
+                        f[k]
+                    } else if span[k] > 0.0 {
+                        (f[k] - lo[k]) / span[k]
+                    } else {
+                        0.0
+                    };
+                    ((t * nbins[k] as f64).floor() as i64).clamp(0, nbins[k] - 1)
+                })
+            })
+            .collect();
+        let flat = |b: &[i64; 3]| ((b[0] * nbins[1] + b[1]) * nbins[2] + b[2]) as usize;
+        let total_bins = nbins.iter().product::<i64>() as usize;
+        let mut bin_start = vec![0usize; total_bins + 1];
+        for b in &bin_of {
+            bin_start[flat(b) + 1] += 1;
+        }
+        for k in 0..total_bins {
+            bin_start[k + 1] += bin_start[k];
+        }
+        let mut fill = bin_start.clone();
+        let mut order = vec![0usize; n];
+        for (i, b) in bin_of.iter().enumerate() {
+            let slot = &mut fill[flat(b)];
+            order[*slot] = i;
+            *slot += 1;
+        }
+        let wrapped = frac.iter().map(|f| work.tr_mul(f)).collect();
+        Ok(BinGrid {
+            work,
+            to_original,
+            pbc,
+            nbins,
+            reach,
+            bin_start,
+            order,
+            bin_of,
+            wrapped,
+            wrap,
+            search_radius,
+        })
+    }
+
+    /// Every neighbour of atom `i`, sorted by (j, shift).
+    fn pairs_of(&self, structure: &Structure, i: usize, cutoff: f64, kind: ListKind) -> Vec<Pair> {
+        let positions = structure.positions();
+        let lattice = structure.lattice().matrix();
+        let r2max = self.search_radius * self.search_radius;
+        let home = self.bin_of[i];
+        let xi = self.wrapped[i];
+        let mut out = Vec::new();
+        let axis_range = |k: usize| -> std::ops::RangeInclusive<i64> {
+            if self.pbc[k] {
+                home[k] - self.reach[k]..=home[k] + self.reach[k]
+            } else {
+                (home[k] - self.reach[k]).max(0)..=(home[k] + self.reach[k]).min(self.nbins[k] - 1)
+            }
+        };
+        for b0 in axis_range(0) {
+            for b1 in axis_range(1) {
+                for b2 in axis_range(2) {
+                    let virt = [b0, b1, b2];
+                    let cell = [0, 1, 2].map(|k| virt[k].rem_euclid(self.nbins[k]));
+                    let image = [0, 1, 2].map(|k| virt[k].div_euclid(self.nbins[k]));
+                    let offset = self.work.tr_mul(&Vec3::new(
+                        image[0] as f64,
+                        image[1] as f64,
+                        image[2] as f64,
+                    ));
+                    let base = xi - offset;
+                    let flat =
+                        ((cell[0] * self.nbins[1] + cell[1]) * self.nbins[2] + cell[2]) as usize;
+                    for &j in &self.order[self.bin_start[flat]..self.bin_start[flat + 1]] {
+                        if (self.wrapped[j] - base).norm_squared() > r2max {
+                            continue;
+                        }
+                        let shift = self.original_shift(i, j, image);
+                        if kind == ListKind::Half && !in_half_list(i, j, shift) {
+                            continue;
+                        }
+                        let n = Vec3::new(shift[0] as f64, shift[1] as f64, shift[2] as f64);
+                        let r = (positions[j] - positions[i]) + lattice.tr_mul(&n);
+                        let distance = r.norm();
+                        if distance > 0.0 && distance <= cutoff {
+                            out.push(Pair {
+                                i,
+                                j,
+                                shift,
+                                r,
+                                distance,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out.sort_unstable_by_key(|p| (p.j, p.shift));
+        out
+    }
+
+    /// Shift of atom j in the original basis, given the image of its bin (working basis).
+    fn original_shift(&self, i: usize, j: usize, image: [i64; 3]) -> [i32; 3] {
+        let n_work = [0, 1, 2].map(|k| image[k] - self.wrap[j][k] + self.wrap[i][k]);
+        [0, 1, 2].map(|c| {
+            (0..3)
+                .map(|r| n_work[r] * self.to_original[r][c] as i64)
+                .sum::<i64>() as i32
+        })
+    }
+}
+
+fn too_many_images(cutoff: f64, faces: [f64; 3]) -> Error {
+    Error::InvalidInput(format!(
+        "cutoff {cutoff} Å needs too many periodic images of a cell whose face distances are \
+         {:.4}, {:.4}, {:.4} Å (lengths in Å expected)",
+        faces[0], faces[1], faces[2]
+    ))
+}
+
+#[cfg(test)]
+mod tests;
