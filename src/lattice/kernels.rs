@@ -1,0 +1,469 @@
+//! Reusable pieces of the exact lattice sums: the Ewald/Crandall split of 1/r^p (real-space
+//! radial term and its derivative, reciprocal coefficient a(|G|²) and its derivative, the
+//! G = 0 and self constants), the exponential kernel, and lattice / reciprocal-vector
+//! enumeration inside a sphere. Per-atom sums, forces and stress are built from these.
+//!
+//! Splitting (Crandall 1998): with 1/r^p = Γ(p/2)⁻¹ ∫₀^∞ t^{p/2-1} e^{-r²t} dt cut at t = η²,
+//!
+//! S_p(v) = Σ'_k Γ(p/2, η²|v+Lk|²) / (Γ(p/2) |v+Lk|^p)               (real space)
+//!        + Σ_{G≠0} a(|G|²) cos(G·v)                                 (reciprocal space)
+//!        + c₀ − δ_{v,0} η^p / Γ(p/2 + 1)                            (G = 0, self)
+//!
+//! a(G²) = π^{3/2} / (V Γ(p/2)) (|G|/2)^{p-3} Γ((3-p)/2, G²/(4η²)), c₀ = 2π^{3/2} η^{p-3} /
+//! ((p-3) V Γ(p/2)). For p < 3 the same formulas are the analytic continuation of the Epstein
+//! zeta function (uniform neutralising background, zero cell average); p = 3 is its pole.
+
+use std::f64::consts::PI;
+
+use crate::cell::{Lattice, Vec3};
+use crate::error::{Error, Result};
+
+/// Unit roundoff of f64 (2⁻⁵³).
+pub const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
+
+/// Assumed relative error of one libm call (exp, erfc, sqrt, sin/cos, tgamma) or one
+/// elementary operation including its inputs' conversion, in units of [`UNIT_ROUNDOFF`]:
+/// 4 u = 2 ulp, twice what the musl-derived libm documents for these functions.
+pub const OP_ERROR: f64 = 4.0 * UNIT_ROUNDOFF;
+
+/// Closed forms of the upper incomplete gamma function Γ(s, x) in terms of exp and erfc.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum GammaForm {
+    /// s = n ≥ 1: Γ(n, x) = (n-1)! e^{-x} Σ_{k<n} x^k / k!.
+    Integer(u32),
+    /// s = n + 1/2 (n may be negative): recurrence from Γ(1/2, x) = √π erfc(√x).
+    HalfInteger(i32),
+}
+
+impl GammaForm {
+    /// The closed form for `s`, or `None` where Γ(s, x) needs the general routine.
+    fn of(s: f64) -> Option<Self> {
+        let twice = 2.0 * s;
+        if twice.fract() != 0.0 || twice.abs() > 200.0 {
+            return None;
+        }
+        let twice = twice as i32;
+        if twice % 2 == 0 {
+            (twice >= 2).then_some(GammaForm::Integer(twice as u32 / 2))
+        } else {
+            Some(GammaForm::HalfInteger((twice - 1) / 2))
+        }
+    }
+
+    /// (Γ(s, x), bound on its absolute rounding error) for x > 0.
+    fn eval(self, x: f64) -> (f64, f64) {
+        let e = (-x).exp();
+        match self {
+            GammaForm::Integer(n) => {
+                let (mut term, mut sum) = (1.0, 1.0);
+                for k in 1..n {
+                    term *= x / k as f64;
+                    sum += term;
+                }
+                let mut fact = 1.0;
+                for k in 1..n {
+                    fact *= k as f64;
+                }
+                let value = fact * e * sum;
+                (value, value * OP_ERROR * (3 * n + 4) as f64)
+            }
+            GammaForm::HalfInteger(n) => {
+                let sqrt_x = x.sqrt();
+                let mut g = PI.sqrt() * libm::erfc(sqrt_x);
+                let mut err = 3.0 * OP_ERROR * g;
+                // t = x^s e^{-x}, kept in step with s.
+                let mut s = 0.5;
+                let mut t = sqrt_x * e;
+                let mut step = 3.0;
+                for _ in 0..n.max(0) {
+                    // Γ(s+1, x) = s Γ(s, x) + x^s e^{-x}
+                    g = s * g + t;
+                    err = s * err + OP_ERROR * step * (s * g.abs() + t);
+                    t *= x;
+                    s += 1.0;
+                    step += 2.0;
+                }
+                for _ in n..0 {
+                    // Γ(s-1, x) = (Γ(s, x) - x^{s-1} e^{-x}) / (s-1)
+                    t /= x;
+                    s -= 1.0;
+                    let magnitude = g.abs() + t;
+                    g = (g - t) / s;
+                    err = (err + OP_ERROR * step * magnitude) / s.abs();
+                    step += 2.0;
+                }
+                (g, err)
+            }
+        }
+    }
+}
+
+/// Γ(s, x) with a bound on its rounding error, or an error for s without a closed form.
+///
+/// GAMMA-SWITCH: this is the one place where general real s needs
+/// `crate::math::gamma::upper_gamma(s, x)`; until that exists, only s = n ≥ 1 and
+/// s = n + 1/2 are supported (i.e. integer p for 1/r^p, except odd p ≥ 5).
+fn gamma_form(s: f64, p: f64) -> Result<GammaForm> {
+    GammaForm::of(s).ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "1/r^p with p = {p} needs the incomplete gamma function Γ({s}, x), which has no \
+             closed form in exp/erfc; supported now: p = 1, 2, 4, 6, 8, …"
+        ))
+    })
+}
+
+/// The Ewald/Crandall split of 1/r^p at splitting parameter η, for a cell of volume V.
+/// All pieces of the sum for any p > 0, p ≠ 3 (see the module doc).
+#[derive(Clone, Copy, Debug)]
+pub struct InversePowerKernel {
+    /// Exponent p.
+    pub p: f64,
+    /// Splitting parameter η (1/Å).
+    pub eta: f64,
+    /// Cell volume V (Å³).
+    pub volume: f64,
+    /// Γ(p/2).
+    gamma_s: f64,
+    real_form: GammaForm,
+    recip_form: GammaForm,
+    deriv_form: GammaForm,
+}
+
+impl InversePowerKernel {
+    /// Validates p (> 0, finite, ≠ 3) and η, V (> 0, finite).
+    pub fn new(p: f64, eta: f64, volume: f64) -> Result<Self> {
+        if !(p.is_finite() && p > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "inverse-power exponent must be finite and > 0, got p = {p}"
+            )));
+        }
+        if p == 3.0 {
+            return Err(Error::InvalidInput(
+                "p = 3 is the pole of the Epstein zeta function: Σ 1/r^3 over a 3-D lattice \
+                 has no finite value (also not by analytic continuation)"
+                    .into(),
+            ));
+        }
+        if !(eta.is_finite() && eta > 0.0 && volume.is_finite() && volume > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "splitting parameter and volume must be > 0, got eta = {eta}, V = {volume}"
+            )));
+        }
+        Ok(InversePowerKernel {
+            p,
+            eta,
+            volume,
+            gamma_s: libm::tgamma(p / 2.0),
+            real_form: gamma_form(p / 2.0, p)?,
+            recip_form: gamma_form((3.0 - p) / 2.0, p)?,
+            deriv_form: gamma_form((5.0 - p) / 2.0, p)?,
+        })
+    }
+
+    /// The same kernel with another splitting parameter.
+    pub fn with_eta(&self, eta: f64) -> Self {
+        InversePowerKernel { eta, ..*self }
+    }
+
+    /// Γ(p/2).
+    pub fn gamma_half_p(&self) -> f64 {
+        self.gamma_s
+    }
+
+    /// Real-space radial term Γ(p/2, η²r²) / (Γ(p/2) r^p), r > 0.
+    #[inline]
+    pub fn real_term(&self, r: f64) -> f64 {
+        match self.real_form {
+            // The two hot cases (p = 1, p = 6) in closed form: erfc(ηr)/r, e^{-x}(1+x+x²/2)/r^6.
+            GammaForm::HalfInteger(0) => libm::erfc(self.eta * r) / r,
+            GammaForm::Integer(3) => {
+                let x = self.eta * self.eta * r * r;
+                let r2 = r * r;
+                (-x).exp() * (1.0 + x * (1.0 + 0.5 * x)) / (r2 * r2 * r2)
+            }
+            _ => {
+                self.real_form.eval(self.eta * self.eta * r * r).0 / (self.gamma_s * r.powf(self.p))
+            }
+        }
+    }
+
+    /// Bound on the relative rounding error of [`real_term`](Self::real_term) for exact r:
+    /// the libm call plus ~10 operations for the closed forms, the recurrence otherwise.
+    pub fn real_term_rounding(&self) -> f64 {
+        match self.real_form {
+            GammaForm::HalfInteger(0) | GammaForm::Integer(3) => 6.0 * OP_ERROR,
+            GammaForm::Integer(n) => (3 * n + 10) as f64 * OP_ERROR,
+            GammaForm::HalfInteger(n) => (4 * n.unsigned_abs() + 12) as f64 * OP_ERROR,
+        }
+    }
+
+    /// (real-space term, its derivative d/dr): f' = −(p f + 2 η^p e^{−η²r²} / Γ(p/2)) / r.
+    pub fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        let f = self.real_term(r);
+        let x = self.eta * self.eta * r * r;
+        let df = -(self.p * f + 2.0 * self.eta.powf(self.p) * (-x).exp() / self.gamma_s) / r;
+        (f, df)
+    }
+
+    /// Reciprocal coefficient a(|G|²) of cos(G·v), summed over all G ≠ 0 (both G and −G).
+    pub fn recip_coeff(&self, g2: f64) -> f64 {
+        self.recip_coeff_with_error(g2).0
+    }
+
+    /// a(|G|²) with a bound on its rounding error.
+    pub fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64) {
+        let y = g2 / (4.0 * self.eta * self.eta);
+        let (gamma, err) = self.recip_form.eval(y);
+        let prefactor =
+            PI.powf(1.5) / (self.volume * self.gamma_s) * (g2 / 4.0).powf((self.p - 3.0) / 2.0);
+        let value = prefactor * gamma;
+        (value, prefactor * err + value.abs() * 6.0 * OP_ERROR)
+    }
+
+    /// da/d(|G|²) = −π^{3/2} / (4 V Γ(p/2)) (|G|²/4)^{(p-5)/2} Γ((5-p)/2, G²/(4η²)) (for stress).
+    pub fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        let y = g2 / (4.0 * self.eta * self.eta);
+        let gamma = self.deriv_form.eval(y).0;
+        -PI.powf(1.5) / (4.0 * self.volume * self.gamma_s)
+            * (g2 / 4.0).powf((self.p - 5.0) / 2.0)
+            * gamma
+    }
+
+    /// G = 0 constant c₀ = 2π^{3/2} η^{p-3} / ((p-3) V Γ(p/2)) (negative for p < 3), added to
+    /// every pair.
+    pub fn g0_constant(&self) -> f64 {
+        2.0 * PI.powf(1.5) * self.eta.powf(self.p - 3.0)
+            / ((self.p - 3.0) * self.volume * self.gamma_s)
+    }
+
+    /// Self constant −η^p / Γ(p/2 + 1), added when v is a lattice vector (i == j) and the k = 0
+    /// term is left out of the real-space sum.
+    pub fn self_constant(&self) -> f64 {
+        -self.eta.powf(self.p) / (self.gamma_s * self.p / 2.0)
+    }
+
+    /// Bound on |f'(r)| / f(r) over r in [r_min, r_max] for the real-space term, from
+    /// |f'| = (p f + 2 η^p e^{-x}/Γ(p/2)) / r and e^{-x} η^p/Γ(p/2) ≤ (x + 1) f (lower bound
+    /// on Γ(s, x)), so |f'|/f ≤ (p + 2 + 2η²r²)/r.
+    pub fn log_derivative_bound(&self, r_min: f64, r_max: f64) -> f64 {
+        (self.p + 2.0) / r_min + 2.0 * self.eta * self.eta * r_max
+    }
+}
+
+/// exp(−α r), the Pauli-type kernel summed directly in real space.
+#[derive(Clone, Copy, Debug)]
+pub struct ExponentialKernel {
+    pub alpha: f64,
+}
+
+impl ExponentialKernel {
+    #[inline]
+    pub fn term(&self, r: f64) -> f64 {
+        (-self.alpha * r).exp()
+    }
+
+    /// (term, d/dr term).
+    pub fn term_and_derivative(&self, r: f64) -> (f64, f64) {
+        let f = self.term(r);
+        (f, -self.alpha * f)
+    }
+}
+
+/// Geometry shared by every sum over one lattice: the LLL-reduced basis, its reciprocal, and
+/// the diameters of both centred cells (used by the tail bounds).
+#[derive(Clone, Debug)]
+pub struct ReducedGeometry {
+    /// LLL-reduced lattice (same lattice, same handedness).
+    pub reduced: Lattice,
+    /// Reciprocal basis of the reduced lattice (rows, with 2π).
+    pub reciprocal: crate::cell::Mat3,
+    /// Volume V (Å³).
+    pub volume: f64,
+    /// Longest diagonal of the reduced cell (Å): every point of the centred cell is within D/2
+    /// of its centre.
+    pub diameter: f64,
+    /// Longest diagonal of the reciprocal cell (1/Å).
+    pub reciprocal_diameter: f64,
+}
+
+impl ReducedGeometry {
+    pub fn new(lattice: &Lattice) -> Self {
+        let reduced = lattice.lll_reduced().0;
+        let reciprocal = reduced.reciprocal();
+        let rows = *reduced.matrix();
+        ReducedGeometry {
+            volume: reduced.volume().abs(),
+            diameter: longest_diagonal(&rows),
+            reciprocal_diameter: longest_diagonal(&reciprocal),
+            reduced,
+            reciprocal,
+        }
+    }
+}
+
+/// max over sign choices of |±a ± b ± c| for the rows of `m`.
+fn longest_diagonal(m: &crate::cell::Mat3) -> f64 {
+    let (a, b, c) = (
+        m.row(0).transpose(),
+        m.row(1).transpose(),
+        m.row(2).transpose(),
+    );
+    [(1.0, 1.0), (1.0, -1.0), (-1.0, 1.0), (-1.0, -1.0)]
+        .iter()
+        .map(|&(sb, sc)| (a + b * sb + c * sc).norm())
+        .fold(0.0, f64::max)
+}
+
+/// A point of a lattice: its integer coordinates and Cartesian position.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LatticePoint {
+    pub index: [i32; 3],
+    pub cart: Vec3,
+}
+
+/// Every point m·B of the lattice with rows `basis` (B) inside the closed ball of `radius`,
+/// sorted by length (the origin first). `dual` must be the dual rows (a_i · b_j = 2π δ_ij for
+/// a reciprocal lattice, or the reciprocal for a direct one) so that |m_i| ≤ radius |dual_i|/2π
+/// bounds the search box. With `half_space`, only one of ±m is kept and the origin is left out.
+pub fn points_within(
+    basis: &crate::cell::Mat3,
+    dual: &crate::cell::Mat3,
+    radius: f64,
+    half_space: bool,
+) -> Vec<LatticePoint> {
+    let bound = |i: usize| (radius * dual.row(i).norm() / std::f64::consts::TAU).floor() as i32;
+    let (n0, n1, n2) = (bound(0), bound(1), bound(2));
+    let r2 = radius * radius;
+    let mut points = Vec::new();
+    for i in if half_space { 0 } else { -n0 }..=n0 {
+        for j in -n1..=n1 {
+            for k in -n2..=n2 {
+                if half_space && (i, j, k) <= (0, 0, 0) {
+                    continue;
+                }
+                let cart =
+                    (basis.row(0) * i as f64 + basis.row(1) * j as f64 + basis.row(2) * k as f64)
+                        .transpose();
+                if cart.norm_squared() <= r2 {
+                    points.push(LatticePoint {
+                        index: [i, j, k],
+                        cart,
+                    });
+                }
+            }
+        }
+    }
+    points.sort_by(|a, b| a.cart.norm_squared().total_cmp(&b.cart.norm_squared()));
+    points
+}
+
+/// Lattice vectors n·L of the reduced lattice with |n·L| ≤ radius, sorted by length.
+pub fn lattice_vectors_within(geometry: &ReducedGeometry, radius: f64) -> Vec<LatticePoint> {
+    points_within(
+        geometry.reduced.matrix(),
+        &geometry.reciprocal,
+        radius,
+        false,
+    )
+}
+
+/// Reciprocal vectors G = m·B with 0 < |G| ≤ radius, one of each ±G pair, sorted by length.
+pub fn reciprocal_vectors_within(geometry: &ReducedGeometry, radius: f64) -> Vec<LatticePoint> {
+    points_within(
+        &geometry.reciprocal,
+        geometry.reduced.matrix(),
+        radius,
+        true,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Γ(s, x) by adaptive Simpson quadrature of t^{s-1} e^{-t} on [x, x + 60] (reference).
+    fn gamma_quadrature(s: f64, x: f64) -> f64 {
+        let f = |t: f64| t.powf(s - 1.0) * (-t).exp();
+        let n = 20000;
+        let (a, b) = (x, x + 60.0);
+        let h = (b - a) / n as f64;
+        let mut sum = f(a) + f(b);
+        for i in 1..n {
+            sum += f(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        sum * h / 3.0
+    }
+
+    #[test]
+    fn closed_form_gamma_matches_quadrature() {
+        for s in [1.0, 2.0, 3.0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5] {
+            let form = GammaForm::of(s).unwrap();
+            for x in [0.3, 1.0, 2.7, 8.0, 20.0] {
+                let (g, err) = form.eval(x);
+                let q = gamma_quadrature(s, x);
+                assert!((g - q).abs() <= 1e-9 * q.abs(), "s={s} x={x} {g} {q}");
+                assert!(
+                    err >= 0.0 && err < 1e-12 * g.abs().max(1e-300) * x.max(1.0).powi(3) + 1e-300
+                );
+            }
+        }
+        assert_eq!(GammaForm::of(0.0), None);
+        assert_eq!(GammaForm::of(-1.0), None);
+        assert_eq!(GammaForm::of(0.3), None);
+    }
+
+    #[test]
+    fn kernel_pieces_match_their_closed_forms() {
+        let k = InversePowerKernel::new(1.0, 0.7, 50.0).unwrap();
+        let r = 1.3;
+        assert!((k.real_term(r) - libm::erfc(0.7 * r) / r).abs() < 1e-15);
+        let g2: f64 = 2.2;
+        let exact = 4.0 * PI / (50.0 * g2) * (-g2 / (4.0 * 0.49)).exp();
+        assert!((k.recip_coeff(g2) - exact).abs() < 1e-15 * exact);
+        assert!((k.g0_constant() + PI / (0.49 * 50.0)).abs() < 1e-15);
+        assert!((k.self_constant() + 2.0 * 0.7 / PI.sqrt()).abs() < 1e-15);
+        for p in [1.0, 2.0, 4.0, 6.0] {
+            let k = InversePowerKernel::new(p, 0.6, 40.0).unwrap();
+            let h = 1e-5;
+            let (_, df) = k.real_term_and_derivative(r);
+            let fd = (k.real_term(r + h) - k.real_term(r - h)) / (2.0 * h);
+            assert!((df - fd).abs() < 1e-7 * df.abs(), "p={p}");
+            let da = k.recip_coeff_derivative(g2);
+            let fd = (k.recip_coeff(g2 + h) - k.recip_coeff(g2 - h)) / (2.0 * h);
+            assert!((da - fd).abs() < 1e-7 * da.abs(), "p={p}");
+        }
+    }
+
+    #[test]
+    fn bad_exponents_are_errors() {
+        assert!(InversePowerKernel::new(3.0, 1.0, 1.0).is_err());
+        assert!(InversePowerKernel::new(-1.0, 1.0, 1.0).is_err());
+        assert!(InversePowerKernel::new(f64::NAN, 1.0, 1.0).is_err());
+        assert!(InversePowerKernel::new(5.0, 1.0, 1.0).is_err());
+        assert!(InversePowerKernel::new(0.5, 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn enumeration_finds_every_point_in_the_ball() {
+        let l = Lattice::from_parameters([3.6, 4.4, 5.1], [70.0, 105.0, 40.0]).unwrap();
+        let geo = ReducedGeometry::new(&l);
+        let pts = lattice_vectors_within(&geo, 12.0);
+        // brute force in the original basis over a big cube
+        let mut count = 0;
+        for i in -15..=15 {
+            for j in -15..=15 {
+                for k in -15..=15 {
+                    let v = l.to_cartesian(&Vec3::new(i as f64, j as f64, k as f64));
+                    if v.norm() <= 12.0 {
+                        count += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(pts.len(), count);
+        assert_eq!(pts[0].cart.norm(), 0.0);
+        let g = reciprocal_vectors_within(&geo, 6.0);
+        let all = points_within(&geo.reciprocal, geo.reduced.matrix(), 6.0, false);
+        assert_eq!(2 * g.len() + 1, all.len());
+    }
+}
