@@ -11,6 +11,7 @@ pub mod error;
 pub mod io;
 pub mod lattice;
 pub mod math;
+pub mod model;
 pub mod neighbors;
 pub mod structure;
 

@@ -1,11 +1,10 @@
 //! The `crystalpot` command-line tool.
 
-use clap::Parser;
+mod cli;
 
-fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    match cli.command {}
-}
+use std::process::ExitCode;
+
+use clap::Parser;
 
 #[derive(Parser)]
 #[command(
@@ -19,4 +18,23 @@ struct Cli {
 }
 
 #[derive(clap::Subcommand)]
-enum Command {}
+enum Command {
+    /// N×N matrices of the complete Coulomb, London and Pauli lattice sums.
+    Potentials(cli::potentials::Args),
+    /// Energy, forces and stress with a physics (rigid-ion) model.
+    Energy(cli::energy::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Potentials(args) => cli::potentials::run(args),
+        Command::Energy(args) => cli::energy::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -196,7 +196,7 @@ fn lex_line(line: &str, number: usize, tokens: &mut Vec<Token>) -> std::result::
             // closes at the same quote followed by whitespace or the end of the line
             let close = (i + 1..bytes.len())
                 .find(|&j| {
-                    bytes[j] == c && bytes.get(j + 1).map_or(true, |b| b.is_ascii_whitespace())
+                    bytes[j] == c && bytes.get(j + 1).is_none_or(|b| b.is_ascii_whitespace())
                 })
                 .ok_or_else(|| format!("unclosed {} quote", c as char))?;
             tokens.push(Token {

@@ -10,6 +10,7 @@
 pub mod bounds;
 mod exact;
 pub mod kernels;
+pub mod per_atom;
 pub mod potnet;
 
 pub use exact::{choose_split, pair_matrices, EwaldSplit};

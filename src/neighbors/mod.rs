@@ -85,7 +85,7 @@ impl NeighborList {
         let per_atom: Vec<Vec<Pair>> = (0..n)
             .into_par_iter()
             .map(|i| grid.pairs_of(structure, i, cutoff, kind))
-            .collect();
+            .collect::<Result<_>>()?;
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
         let mut total = 0;
@@ -305,8 +305,15 @@ impl BinGrid {
         })
     }
 
-    /// Every neighbour of atom `i`, sorted by (j, shift).
-    fn pairs_of(&self, structure: &Structure, i: usize, cutoff: f64, kind: ListKind) -> Vec<Pair> {
+    /// Every neighbour of atom `i`, sorted by (j, shift); an error if another atom (or an
+    /// image of one) sits exactly on atom `i`, which no pair potential can evaluate.
+    fn pairs_of(
+        &self,
+        structure: &Structure,
+        i: usize,
+        cutoff: f64,
+        kind: ListKind,
+    ) -> Result<Vec<Pair>> {
         let positions = structure.positions();
         let lattice = structure.lattice().matrix();
         let r2max = self.search_radius * self.search_radius;
@@ -345,6 +352,11 @@ impl BinGrid {
                         let n = Vec3::new(shift[0] as f64, shift[1] as f64, shift[2] as f64);
                         let r = (positions[j] - positions[i]) + lattice.tr_mul(&n);
                         let distance = r.norm();
+                        if distance == 0.0 && (i != j || shift != [0; 3]) {
+                            return Err(Error::InvalidStructure(format!(
+                                "atoms {i} and {j} sit at the same position (modulo a lattice vector)"
+                            )));
+                        }
                         if distance > 0.0 && distance <= cutoff {
                             out.push(Pair {
                                 i,
@@ -359,7 +371,7 @@ impl BinGrid {
             }
         }
         out.sort_unstable_by_key(|p| (p.j, p.shift));
-        out
+        Ok(out)
     }
 
     /// Shift of atom j in the original basis, given the image of its bin (working basis).

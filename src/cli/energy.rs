@@ -1,0 +1,77 @@
+//! `crystalpot energy`: energy, forces and stress of a physics (rigid-ion) model.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crystalpot::model::physics::PhysicsModel;
+use crystalpot::model::Request;
+use crystalpot::Result;
+
+/// Energy (eV), forces (eV/Å) and stress (eV/Å^3, positive under tension) of every structure
+/// in FILE with a rigid-ion model.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Physics model file (JSON, kind "rigid-ion").
+    #[arg(long)]
+    model: PathBuf,
+    /// Structure file: CIF, POSCAR/CONTCAR or extended XYZ (all frames).
+    file: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Reject structures with atoms closer than this (Å).
+    #[arg(long, default_value_t = 0.5)]
+    min_distance: f64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model = PhysicsModel::from_file(&args.model)?;
+    let structures = super::read_structures(&args.file, args.min_distance)?;
+    let mut values = Vec::new();
+    for s in &structures {
+        let r = model.compute(s, Request::all())?;
+        let forces = r.forces.clone().unwrap_or_default();
+        let stress = r.stress(s.volume()).expect("virial requested");
+        if args.json {
+            values.push(json!({
+                "structure": super::structure_json(s),
+                "model": model.name,
+                "energy": r.energy,
+                "energy_error_bound": r.energy_error_bound,
+                "per_atom_energies": r.per_atom_energies,
+                "forces": forces.iter().map(|f| [f[0], f[1], f[2]]).collect::<Vec<_>>(),
+                "stress": (0..3).map(|i| [stress[(i, 0)], stress[(i, 1)], stress[(i, 2)]]).collect::<Vec<_>>(),
+                "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3"},
+            }));
+            continue;
+        }
+        println!(
+            "{} ({} atoms), model {:?}",
+            s.formula(),
+            s.len(),
+            model.name
+        );
+        println!(
+            "energy  {:.12} eV  (error bound {:.1e} eV)",
+            r.energy, r.energy_error_bound
+        );
+        println!("forces (eV/Å):");
+        for (sym, f) in s.symbols().iter().zip(&forces) {
+            println!("  {sym:<3} {:>18.10} {:>18.10} {:>18.10}", f[0], f[1], f[2]);
+        }
+        println!("stress (eV/Å^3, positive under tension):");
+        for i in 0..3 {
+            println!(
+                "  {:>18.10e} {:>18.10e} {:>18.10e}",
+                stress[(i, 0)],
+                stress[(i, 1)],
+                stress[(i, 2)]
+            );
+        }
+    }
+    if args.json {
+        super::print_json(values);
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Subcommands of the `crystalpot` tool: each file parses its arguments, calls the library
+//! and prints. Nothing here computes physics.
+
+pub mod energy;
+pub mod potentials;
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crystalpot::{io, Result, Structure};
+
+/// Reads every structure of a file (several for multi-frame extended XYZ), rejecting atoms
+/// closer than `min_distance` Å.
+pub fn read_structures(path: &Path, min_distance: f64) -> Result<Vec<Structure>> {
+    let structures = io::read_structures(path)?;
+    for s in &structures {
+        s.check_min_distance(min_distance)
+            .map_err(|e| crystalpot::Error::InvalidStructure(format!("{}: {e}", path.display())))?;
+    }
+    Ok(structures)
+}
+
+/// A structure as JSON: formula, lattice rows, element symbols and Cartesian positions.
+pub fn structure_json(s: &Structure) -> Value {
+    let m = s.lattice().matrix();
+    json!({
+        "formula": s.formula(),
+        "lattice": (0..3).map(|i| [m[(i, 0)], m[(i, 1)], m[(i, 2)]]).collect::<Vec<_>>(),
+        "species": s.symbols(),
+        "positions": s.positions().iter().map(|p| [p[0], p[1], p[2]]).collect::<Vec<_>>(),
+    })
+}
+
+/// Prints one JSON value per structure: the object itself for one, an array for several.
+pub fn print_json(values: Vec<Value>) {
+    let out = if values.len() == 1 {
+        values.into_iter().next().expect("one value")
+    } else {
+        Value::Array(values)
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).expect("JSON values serialise")
+    );
+}

@@ -1,0 +1,1038 @@
+//! Per-atom complete sums without the N×N matrix: φ_ci = Σ_j w_cj S_p(i, j) for several
+//! weight channels c, and the energy E = ½ Σ_cd M_cd Σ_ij w_ci w_dj S_p(i, j) with its exact
+//! derivatives (forces, virial). Real space runs over a cell-list neighbour list, reciprocal
+//! space over structure factors ρ_c(G) = Σ_i w_ci e^{iG·x_i}, so time grows as N^1.5 and
+//! memory as N.
+//!
+//! Ewald splitting of 1/r^p at parameter η (Crandall; t-integral split at t = η²):
+//! - real space g(r) = Γ(p/2, η²r²) / (Γ(p/2) r^p), g'(r) = −p g / r − 2η^p e^{−η²r²} / (Γ(p/2) r);
+//! - reciprocal ĥ(G) = π^{3/2} / Γ(p/2) · (G/2)^{p−3} Γ((3−p)/2, G²/4η²),
+//!   dĥ/d(G²) = −(s ĥ + π^{3/2} η^{−2s} e^{−G²/4η²} / Γ(p/2)) / G² with s = (3 − p)/2;
+//! - G = 0: ĥ(0) = 2π^{3/2} η^{p−3} / ((p − 3) Γ(p/2)) — the analytic continuation for p < 3,
+//!   i.e. the neutralising-background (zero cell average) convention;
+//! - self (i = j, k = 0 excluded): −2η^p / (p Γ(p/2)).
+//!
+//! Energy and virial (W = −∂E/∂ε, x → (1+ε)x for positions and lattice):
+//! - real: E = ½ Σ_{i,(j,k)} c_ij g(r), F_i = Σ c_ij g'(r) r̂_ij, W = −½ Σ c_ij g'(r) r r^T / r,
+//!   with c_ij = Σ_cd M_cd w_ci w_dj and r̂_ij pointing from i to the image of j;
+//! - reciprocal: E = (1/2V) Σ_{G≠0} ĥ Q(G), Q = Σ_cd M_cd Re[ρ_c ρ_d*],
+//!   F_k = (1/V) Σ_G ĥ G Σ_cd M_cd w_ck Im[e^{iG·x_k} ρ_d*],
+//!   W = (1/2V) Σ_G Q (ĥ 1 + 2 dĥ/d(G²) G G^T);
+//! - G = 0: E = ĥ(0)/(2V) Σ_cd M_cd W_c W_d with W_c = Σ_i w_ci, W = E 1.
+//!
+//! Error bounds. Real space: atoms at least `d_min` apart own disjoint balls of radius d_min/2,
+//! which gives for any decreasing f the tail bound
+//! Σ_{|x|>R} f(|x|) ≤ (4π / v_ball) ∫_{R−d_min}^∞ f(t) (t + d_min/2)² dt, valid for every cell
+//! size (the per-pair lattice bound of the N×N path would need R larger than a supercell's
+//! diagonal). Reciprocal space: the lattice bound of [`super::bounds`] on the reciprocal
+//! lattice, with |ρ_c(G)| ≤ ‖w_c‖₁.
+
+use rayon::prelude::*;
+
+use crate::cell::{Mat3, Vec3};
+use crate::error::{Error, Result};
+use crate::neighbors::NeighborList;
+use crate::structure::Structure;
+
+/// Weight channels and their symmetric coupling matrix.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    /// `weights[c][i]`: weight of atom i in channel c.
+    pub weights: Vec<Vec<f64>>,
+    /// Row-major n_c × n_c symmetric coupling M.
+    pub coupling: Vec<f64>,
+}
+
+impl Channels {
+    /// One channel coupled to itself with strength `scale`: E = (scale/2) Σ_ij w_i w_j S(i,j).
+    pub fn single(weights: Vec<f64>, scale: f64) -> Self {
+        Channels {
+            weights: vec![weights],
+            coupling: vec![scale],
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn m(&self, c: usize, d: usize) -> f64 {
+        self.coupling[c * self.count() + d]
+    }
+
+    fn validate(&self, n_atoms: usize) -> Result<()> {
+        let nc = self.count();
+        if nc == 0 || self.coupling.len() != nc * nc {
+            return Err(Error::InvalidInput(format!(
+                "{nc} weight channels need a {nc}×{nc} coupling matrix, got {} values",
+                self.coupling.len()
+            )));
+        }
+        for (c, w) in self.weights.iter().enumerate() {
+            if w.len() != n_atoms {
+                return Err(Error::InvalidInput(format!(
+                    "channel {c} has {} weights for {n_atoms} atoms",
+                    w.len()
+                )));
+            }
+            if w.iter().any(|x| !x.is_finite()) {
+                return Err(Error::InvalidInput(format!(
+                    "channel {c} has a NaN or infinite weight"
+                )));
+            }
+        }
+        for c in 0..nc {
+            for d in 0..nc {
+                if !self.m(c, d).is_finite() || self.m(c, d) != self.m(d, c) {
+                    return Err(Error::InvalidInput(
+                        "the coupling matrix must be finite and symmetric".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// c_ij = Σ_cd M_cd w_ci w_dj.
+    fn pair_coefficient(&self, i: usize, j: usize) -> f64 {
+        let nc = self.count();
+        let mut total = 0.0;
+        for c in 0..nc {
+            let wc = self.weights[c][i];
+            if wc == 0.0 {
+                continue;
+            }
+            for d in 0..nc {
+                total += self.m(c, d) * wc * self.weights[d][j];
+            }
+        }
+        total
+    }
+}
+
+/// Everything [`channel_sums`] computes.
+#[derive(Clone, Debug)]
+pub struct ChannelSums {
+    /// φ_ci = Σ_j w_cj S(i, j), indexed `[c][i]`.
+    pub phi: Vec<Vec<f64>>,
+    /// Rigorous bound on max_i |φ_ci − exact| for each channel.
+    pub phi_error_bound: Vec<f64>,
+    /// E = ½ Σ_i Σ_cd M_cd w_ci φ_di.
+    pub energy: f64,
+    /// Rigorous bound on |E − exact|.
+    pub energy_error_bound: f64,
+    /// e_i = ½ Σ_cd M_cd w_ci φ_di (sums to `energy`).
+    pub per_atom_energies: Vec<f64>,
+    /// −∂E/∂x_i, when derivatives were requested.
+    pub forces: Option<Vec<Vec3>>,
+    /// W = −∂E/∂ε, when derivatives were requested.
+    pub virial: Option<Mat3>,
+}
+
+/// Computes per-atom sums of |r|^-p (p > 0, p ≠ 3) for the weight channels, with an absolute
+/// accuracy `tolerance` on φ per unit of the largest weight (Å^-p), and the energy with its
+/// forces and virial when `derivatives` is set.
+pub fn channel_sums(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    tolerance: f64,
+    derivatives: bool,
+) -> Result<ChannelSums> {
+    channels.validate(structure.len())?;
+    if structure.pbc() != [true; 3] {
+        return Err(Error::InvalidStructure(
+            "complete lattice sums need a cell periodic along a, b and c".into(),
+        ));
+    }
+    let kernel = Kernel::new(power)?;
+    if !(tolerance > 0.0 && tolerance.is_finite()) {
+        return Err(Error::InvalidInput(format!(
+            "tolerance must be positive and finite, got {tolerance}"
+        )));
+    }
+    let geometry = Geometry::new(structure, channels)?;
+    let split = choose_split(&kernel, &geometry, tolerance)?;
+    let mut acc = Accumulator::new(channels.count(), structure.len(), derivatives);
+    real_space(structure, &kernel, &split, channels, &mut acc)?;
+    reciprocal_space(structure, &kernel, &split, channels, &mut acc)?;
+    constant_terms(structure, &kernel, &split, channels, &mut acc);
+    let sums = acc.finish(channels, &split, &geometry);
+    for (c, w) in channels.weights.iter().enumerate() {
+        let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        if sums.phi_error_bound[c] > tolerance * max_w {
+            return Err(Error::Tolerance(format!(
+                "requested {tolerance:e} per unit weight, but double-precision rounding alone allows only {:.1e}",
+                sums.phi_error_bound[c] / max_w
+            )));
+        }
+    }
+    Ok(sums)
+}
+
+/// The Ewald pieces of |r|^-p.
+struct Kernel {
+    p: f64,
+    /// Γ(p/2).
+    gamma_half_p: f64,
+    /// (3 − p)/2, the order of the reciprocal-space incomplete gamma.
+    s: f64,
+}
+
+const PI_3_2: f64 = 5.568_327_996_831_708; // π^{3/2}
+
+impl Kernel {
+    fn new(p: f64) -> Result<Self> {
+        if !(p > 0.0 && p.is_finite()) {
+            return Err(Error::InvalidInput(format!(
+                "the power p must be > 0, got {p}"
+            )));
+        }
+        if (p - 3.0).abs() < 1e-9 {
+            return Err(Error::InvalidInput(
+                "p = 3 is a pole of the Epstein zeta function: the 1/r^3 lattice sum has no finite value".into(),
+            ));
+        }
+        Ok(Kernel {
+            p,
+            gamma_half_p: gamma(p / 2.0),
+            s: (3.0 - p) / 2.0,
+        })
+    }
+
+    /// Real-space term g(r) and g'(r).
+    fn real(&self, eta: f64, r: f64) -> (f64, f64) {
+        let y = eta * eta * r * r;
+        let e = (-y).exp();
+        let g = if self.p == 1.0 {
+            libm::erfc(eta * r) / r
+        } else {
+            upper_gamma(self.p / 2.0, y) / (self.gamma_half_p * r.powf(self.p))
+        };
+        let dg = -self.p * g / r - 2.0 * eta.powf(self.p) * e / (self.gamma_half_p * r);
+        (g, dg)
+    }
+
+    /// Reciprocal coefficient ĥ(G) and dĥ/d(G²) for G² = `g2` > 0.
+    fn reciprocal(&self, eta: f64, g2: f64) -> (f64, f64) {
+        let b = g2 / (4.0 * eta * eta);
+        let h = PI_3_2 / self.gamma_half_p * (g2 / 4.0).powf(-self.s) * upper_gamma(self.s, b);
+        let dh =
+            -(self.s * h + PI_3_2 * eta.powf(-2.0 * self.s) * (-b).exp() / self.gamma_half_p) / g2;
+        (h, dh)
+    }
+
+    /// ĥ(0): the G = 0 term (analytic continuation for p < 3).
+    fn zero(&self, eta: f64) -> f64 {
+        2.0 * PI_3_2 * eta.powf(self.p - 3.0) / ((self.p - 3.0) * self.gamma_half_p)
+    }
+
+    /// The k = 0 term of the long-range part at r = 0, removed for i = j.
+    fn self_term(&self, eta: f64) -> f64 {
+        2.0 * eta.powf(self.p) / (self.p * self.gamma_half_p)
+    }
+
+    /// Bound on ∫_a^∞ g(t) (t + δ)² dt, or +∞ when the bound does not apply.
+    fn real_tail(&self, eta: f64, a: f64, delta: f64) -> f64 {
+        let y = eta * eta * a * a;
+        let k = gamma_ratio_bound(self.p / 2.0, y);
+        eta.powf(self.p - 2.0) * k / self.gamma_half_p
+            * (1.0 + delta / a).powi(2)
+            * PI_SQRT
+            * libm::erfc(eta * a)
+            / (2.0 * eta)
+    }
+
+    /// Bound on ∫_a^∞ |ĥ(t)| (t + δ)² dt, or +∞ when the bound does not apply.
+    fn reciprocal_tail(&self, eta: f64, a: f64, delta: f64) -> f64 {
+        let b = a * a / (4.0 * eta * eta);
+        let k = gamma_ratio_bound(self.s, b);
+        4.0 * PI_3_2 * eta.powf(self.p - 1.0) * k / self.gamma_half_p
+            * (1.0 + delta / a).powi(2)
+            * PI_SQRT
+            * eta
+            * libm::erfc(a / (2.0 * eta))
+    }
+}
+
+const PI_SQRT: f64 = 1.772_453_850_905_516;
+
+/// K with Γ(s, y) ≤ K y^{s−1} e^{−y} for every y' ≥ y: 1 for s ≤ 1, y / (y − s + 1) for
+/// y > s − 1 (from t^{s−1} ≤ y^{s−1} e^{(s−1)(t−y)/y}), +∞ otherwise.
+fn gamma_ratio_bound(s: f64, y: f64) -> f64 {
+    if s <= 1.0 {
+        1.0
+    } else if y > s - 1.0 {
+        y / (y - s + 1.0)
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn gamma(s: f64) -> f64 {
+    crate::math::gamma::gamma(s)
+}
+
+fn upper_gamma(s: f64, x: f64) -> f64 {
+    crate::math::gamma::upper_gamma(s, x)
+}
+
+/// What the split choice and the bounds need to know about the structure and the weights.
+struct Geometry {
+    n_atoms: usize,
+    volume: f64,
+    /// Smallest distance between two atoms or an atom and its image.
+    d_min: f64,
+    /// Longest diagonal of the reduced reciprocal cell.
+    reciprocal_diameter: f64,
+    /// max_c ‖w_c‖₁ / max|w_c|: how many atoms effectively add up in reciprocal space.
+    effective_count: f64,
+}
+
+impl Geometry {
+    fn new(structure: &Structure, channels: &Channels) -> Result<Self> {
+        let n = structure.len();
+        let volume = structure.volume();
+        let d_min = min_distance(structure)?;
+        let reciprocal = crate::cell::Lattice::from_matrix(structure.lattice().reciprocal())?
+            .lll_reduced()
+            .0;
+        let rows: [Vec3; 3] = [0, 1, 2].map(|i| reciprocal.vector(i));
+        let mut diameter: f64 = 0.0;
+        for sb in [-1.0, 1.0] {
+            for sc in [-1.0, 1.0] {
+                diameter = diameter.max((rows[0] + rows[1] * sb + rows[2] * sc).norm());
+            }
+        }
+        let effective_count = channels
+            .weights
+            .iter()
+            .map(|w| {
+                let max = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                if max == 0.0 {
+                    1.0
+                } else {
+                    w.iter().map(|x| x.abs()).sum::<f64>() / max
+                }
+            })
+            .fold(1.0, f64::max);
+        Ok(Geometry {
+            n_atoms: n,
+            volume,
+            d_min,
+            reciprocal_diameter: diameter,
+            effective_count,
+        })
+    }
+}
+
+/// Smallest interatomic distance over periodic images, from a short neighbour list: a packing
+/// argument guarantees a neighbour within 1.2 (V/N)^{1/3}.
+fn min_distance(structure: &Structure) -> Result<f64> {
+    let mut probe = 1.2 * (structure.volume() / structure.len() as f64).cbrt();
+    loop {
+        let list = NeighborList::build(structure, probe)?;
+        if let Some(p) = list
+            .pairs()
+            .iter()
+            .min_by(|a, b| a.distance.total_cmp(&b.distance))
+        {
+            return Ok(p.distance);
+        }
+        probe *= 2.0;
+    }
+}
+
+/// Splitting parameter and cutoffs, with the tail bounds they achieve.
+struct Split {
+    eta: f64,
+    r_cut: f64,
+    g_cut: f64,
+    /// Bound on Σ over atom images beyond r_cut of g (per unit weight).
+    real_tail: f64,
+    /// Bound on (1/V) Σ_{|G| > g_cut} |ĥ(G)| (per unit of ‖w‖₁).
+    reciprocal_tail: f64,
+}
+
+/// Relative cost of one real-space pair (neighbour-list entry plus an incomplete gamma) and of
+/// one reciprocal vector per atom (two complex products and the channel sums), measured on
+/// this machine (~150 ns against ~3 ns).
+const REAL_TERM_COST: f64 = 50.0;
+const RECIPROCAL_TERM_COST: f64 = 1.0;
+
+fn choose_split(kernel: &Kernel, geo: &Geometry, tolerance: f64) -> Result<Split> {
+    let v_ball = 4.0 / 3.0 * std::f64::consts::PI * (geo.d_min / 2.0).powi(3);
+    // 10% of the tolerance is left for rounding errors.
+    let real_target = 0.45 * tolerance;
+    let recip_target = 0.45 * tolerance / geo.effective_count;
+    let real_tail = |eta: f64, r: f64| {
+        let a = r - geo.d_min;
+        if a <= 0.0 {
+            return f64::INFINITY;
+        }
+        4.0 * std::f64::consts::PI / v_ball * kernel.real_tail(eta, a, geo.d_min / 2.0)
+    };
+    let v_star = 8.0 * std::f64::consts::PI.powi(3) / geo.volume;
+    let recip_tail = |eta: f64, g: f64| {
+        let a = g - geo.reciprocal_diameter;
+        if a <= 0.0 {
+            return f64::INFINITY;
+        }
+        4.0 * std::f64::consts::PI / v_star / geo.volume
+            * kernel.reciprocal_tail(eta, a, geo.reciprocal_diameter / 2.0)
+    };
+    let density = geo.n_atoms as f64 / geo.volume;
+    let eta0 = std::f64::consts::PI.sqrt() * (density / geo.volume).powf(1.0 / 6.0);
+    let mut best: Option<(f64, Split)> = None;
+    for step in 0..=60 {
+        let eta = eta0 * 10f64.powf(-1.5 + 3.0 * step as f64 / 60.0);
+        let (Some(r_cut), Some(g_cut)) = (
+            smallest_radius(|r| real_tail(eta, r), real_target, geo.d_min),
+            smallest_radius(
+                |g| recip_tail(eta, g),
+                recip_target,
+                geo.reciprocal_diameter,
+            ),
+        ) else {
+            continue;
+        };
+        let real_terms = 4.0 / 3.0 * std::f64::consts::PI * r_cut.powi(3) * density;
+        let recip_terms = g_cut.powi(3) * geo.volume / (6.0 * std::f64::consts::PI.powi(2));
+        let cost = REAL_TERM_COST * real_terms + RECIPROCAL_TERM_COST * recip_terms;
+        if best.as_ref().is_none_or(|(c, _)| cost < *c) {
+            let split = Split {
+                eta,
+                r_cut,
+                g_cut,
+                real_tail: real_tail(eta, r_cut),
+                reciprocal_tail: recip_tail(eta, g_cut),
+            };
+            best = Some((cost, split));
+        }
+    }
+    best.map(|(_, s)| s).ok_or_else(|| {
+        Error::Tolerance(format!(
+            "no Ewald split reaches {tolerance:e}; the smallest reachable tolerance is about 1e-15 of the sum"
+        ))
+    })
+}
+
+/// Smallest x > `start` with tail(x) <= target, by doubling then bisection; `None` if even very
+/// large x does not reach the target.
+fn smallest_radius(tail: impl Fn(f64) -> f64, target: f64, start: f64) -> Option<f64> {
+    let mut hi = start.max(1e-300) * 2.0;
+    for _ in 0..200 {
+        if tail(hi) <= target {
+            break;
+        }
+        hi *= 1.5;
+    }
+    if tail(hi) > target {
+        return None;
+    }
+    let mut lo = start;
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if tail(mid) <= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Some(hi)
+}
+
+/// Running sums of φ, forces and virial, plus Σ|term| for the rounding bound.
+struct Accumulator {
+    phi: Vec<Vec<f64>>,
+    abs_phi: Vec<Vec<f64>>,
+    forces: Option<Vec<Vec3>>,
+    virial: Mat3,
+    derivatives: bool,
+    /// Longest chain of additions into one φ_ci (for the rounding bound).
+    chain: usize,
+    /// Bound on the rounding of the structure factors, per unit of ‖w‖₁.
+    structure_factor_rounding: f64,
+}
+
+impl Accumulator {
+    fn new(n_channels: usize, n_atoms: usize, derivatives: bool) -> Self {
+        Accumulator {
+            phi: vec![vec![0.0; n_atoms]; n_channels],
+            abs_phi: vec![vec![0.0; n_atoms]; n_channels],
+            forces: derivatives.then(|| vec![Vec3::zeros(); n_atoms]),
+            virial: Mat3::zeros(),
+            derivatives,
+            chain: 8,
+            structure_factor_rounding: 0.0,
+        }
+    }
+
+    fn finish(self, channels: &Channels, split: &Split, geo: &Geometry) -> ChannelSums {
+        let nc = channels.count();
+        let n = geo.n_atoms;
+        let max_w: Vec<f64> = channels
+            .weights
+            .iter()
+            .map(|w| w.iter().fold(0.0f64, |m, x| m.max(x.abs())))
+            .collect();
+        let norm1: Vec<f64> = channels
+            .weights
+            .iter()
+            .map(|w| w.iter().map(|x| x.abs()).sum())
+            .collect();
+        // Recursive summation of m terms errs by at most γ_m Σ|terms|, γ_m = m ε / (1 − m ε);
+        // `chain` bounds the longest chain of additions into any φ_ci.
+        let m = self.chain as f64;
+        let gamma_m = m * f64::EPSILON / (1.0 - m * f64::EPSILON);
+        let phi_error_bound: Vec<f64> = (0..nc)
+            .map(|c| {
+                let rounding = self.abs_phi[c].iter().fold(0.0f64, |m, x| m.max(*x)) * gamma_m
+                    + self.structure_factor_rounding * norm1[c];
+                max_w[c] * split.real_tail + norm1[c] * split.reciprocal_tail + rounding
+            })
+            .collect();
+        let mut per_atom_energies = vec![0.0; n];
+        for (i, e) in per_atom_energies.iter_mut().enumerate() {
+            for c in 0..nc {
+                for d in 0..nc {
+                    *e += 0.5 * channels.m(c, d) * channels.weights[c][i] * self.phi[d][i];
+                }
+            }
+        }
+        let energy = per_atom_energies.iter().sum::<f64>();
+        let mut energy_error_bound = f64::EPSILON * n as f64 * energy.abs();
+        for (c, n1) in norm1.iter().enumerate() {
+            for (d, bound) in phi_error_bound.iter().enumerate() {
+                energy_error_bound += 0.5 * channels.m(c, d).abs() * n1 * bound;
+            }
+        }
+        ChannelSums {
+            phi: self.phi,
+            phi_error_bound,
+            energy,
+            energy_error_bound,
+            per_atom_energies,
+            forces: self.forces,
+            virial: self.derivatives.then_some(self.virial),
+        }
+    }
+}
+
+/// Real-space terms over every atom image within r_cut, in parallel over atoms.
+fn real_space(
+    structure: &Structure,
+    kernel: &Kernel,
+    split: &Split,
+    channels: &Channels,
+    acc: &mut Accumulator,
+) -> Result<()> {
+    let list = NeighborList::build(structure, split.r_cut)?;
+    let nc = channels.count();
+    let derivatives = acc.derivatives;
+    struct AtomSums {
+        phi: Vec<f64>,
+        abs_phi: Vec<f64>,
+        force: Vec3,
+        virial: Mat3,
+    }
+    let per_atom: Vec<AtomSums> = (0..structure.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut out = AtomSums {
+                phi: vec![0.0; nc],
+                abs_phi: vec![0.0; nc],
+                force: Vec3::zeros(),
+                virial: Mat3::zeros(),
+            };
+            for pair in list.pairs_of(i) {
+                let (j, r_vec, r) = (pair.j, pair.r, pair.distance);
+                let (g, dg) = kernel.real(split.eta, r);
+                for c in 0..nc {
+                    let t = channels.weights[c][j] * g;
+                    out.phi[c] += t;
+                    out.abs_phi[c] += t.abs();
+                }
+                if derivatives {
+                    let cij = channels.pair_coefficient(i, j);
+                    out.force += r_vec * (cij * dg / r);
+                    out.virial -= r_vec * r_vec.transpose() * (0.5 * cij * dg / r);
+                }
+            }
+            out
+        })
+        .collect();
+    acc.chain += (0..structure.len())
+        .map(|i| list.pairs_of(i).len())
+        .max()
+        .unwrap_or(0);
+    for (i, sums) in per_atom.into_iter().enumerate() {
+        for c in 0..nc {
+            acc.phi[c][i] += sums.phi[c];
+            acc.abs_phi[c][i] += sums.abs_phi[c];
+        }
+        if let Some(f) = acc.forces.as_mut() {
+            f[i] += sums.force;
+        }
+        acc.virial += sums.virial;
+    }
+    Ok(())
+}
+
+/// Reciprocal vectors of one half-space (G and −G contribute equally) with 0 < |G| <= g_cut,
+/// as integer indices on the reduced reciprocal basis.
+fn half_space_vectors(reciprocal: &Mat3, g_cut: f64) -> Result<(Vec<[i32; 3]>, [i32; 3])> {
+    let widths = crate::cell::Lattice::from_matrix(*reciprocal)?.face_distances();
+    let n_max = widths.map(|w| (g_cut / w).floor() as i32);
+    let mut out = Vec::new();
+    for a in 0..=n_max[0] {
+        for b in -n_max[1]..=n_max[1] {
+            for c in -n_max[2]..=n_max[2] {
+                let positive = a > 0 || b > 0 || (b == 0 && c > 0);
+                if !positive {
+                    continue;
+                }
+                let g = reciprocal.tr_mul(&Vec3::new(a as f64, b as f64, c as f64));
+                if g.norm_squared() <= g_cut * g_cut {
+                    out.push([a, b, c]);
+                }
+            }
+        }
+    }
+    Ok((out, n_max))
+}
+
+/// Phase factors e^{i n b_m·x_i} for every basis vector m, power n in [−n_max_m, n_max_m] and
+/// atom i, laid out `[m][n + n_max_m][i]` so that a G-vector loop over atoms is contiguous.
+struct Phases {
+    n_max: [i32; 3],
+    re: [Vec<Vec<f64>>; 3],
+    im: [Vec<Vec<f64>>; 3],
+}
+
+impl Phases {
+    fn new(reciprocal: &Mat3, positions: &[Vec3], n_max: [i32; 3]) -> Self {
+        let table = |m: usize, part: fn(f64, f64) -> f64| {
+            let b = reciprocal.row(m).transpose();
+            (-n_max[m]..=n_max[m])
+                .map(|n| {
+                    positions
+                        .iter()
+                        .map(|x| {
+                            let phase = n as f64 * b.dot(x);
+                            part(phase.cos(), phase.sin())
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        Phases {
+            n_max,
+            re: [0, 1, 2].map(|m| table(m, |c, _| c)),
+            im: [0, 1, 2].map(|m| table(m, |_, s| s)),
+        }
+    }
+
+    /// e^{iG·x_i} for all atoms into (re, im).
+    fn fill(&self, g: [i32; 3], re: &mut [f64], im: &mut [f64]) {
+        let k = |m: usize| (g[m] + self.n_max[m]) as usize;
+        let (ar, ai) = (&self.re[0][k(0)], &self.im[0][k(0)]);
+        let (br, bi) = (&self.re[1][k(1)], &self.im[1][k(1)]);
+        let (cr, ci) = (&self.re[2][k(2)], &self.im[2][k(2)]);
+        for i in 0..re.len() {
+            let (xr, xi) = (ar[i] * br[i] - ai[i] * bi[i], ar[i] * bi[i] + ai[i] * br[i]);
+            re[i] = xr * cr[i] - xi * ci[i];
+            im[i] = xr * ci[i] + xi * cr[i];
+        }
+    }
+}
+
+/// Reciprocal-space terms through structure factors, in parallel over G vectors.
+fn reciprocal_space(
+    structure: &Structure,
+    kernel: &Kernel,
+    split: &Split,
+    channels: &Channels,
+    acc: &mut Accumulator,
+) -> Result<()> {
+    let reciprocal = crate::cell::Lattice::from_matrix(structure.lattice().reciprocal())?
+        .lll_reduced()
+        .0;
+    let basis = *reciprocal.matrix();
+    let (vectors, n_max) = half_space_vectors(&basis, split.g_cut)?;
+    let phases = Phases::new(&basis, structure.positions(), n_max);
+    let n = structure.len();
+    let nc = channels.count();
+    let volume = structure.volume();
+    let derivatives = acc.derivatives;
+    // u_dk = Σ_c M_cd w_ck: what multiplies Im[z_k ρ_d*] in the force.
+    let u: Vec<Vec<f64>> = (0..nc)
+        .map(|d| {
+            (0..n)
+                .map(|k| {
+                    (0..nc)
+                        .map(|c| channels.m(c, d) * channels.weights[c][k])
+                        .sum()
+                })
+                .collect()
+        })
+        .collect();
+    let empty = || Accumulator::new(nc, n, derivatives);
+    const CHUNK: usize = 64;
+    let total = vectors
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut local = empty();
+            let mut zr = vec![0.0; n];
+            let mut zi = vec![0.0; n];
+            let mut rho = vec![(0.0, 0.0); nc];
+            for &g_idx in chunk {
+                let g = basis.tr_mul(&Vec3::new(
+                    g_idx[0] as f64,
+                    g_idx[1] as f64,
+                    g_idx[2] as f64,
+                ));
+                let (h, dh) = kernel.reciprocal(split.eta, g.norm_squared());
+                phases.fill(g_idx, &mut zr, &mut zi);
+                for (c, r) in rho.iter_mut().enumerate() {
+                    let w = &channels.weights[c];
+                    *r = (0..n).fold((0.0, 0.0), |(a, b), i| (a + w[i] * zr[i], b + w[i] * zi[i]));
+                }
+                let factor = 2.0 * h / volume;
+                local.structure_factor_rounding += factor.abs();
+                for (c, &(pr, pi)) in rho.iter().enumerate() {
+                    let (phi, abs_phi) = (&mut local.phi[c], &mut local.abs_phi[c]);
+                    for i in 0..n {
+                        let t = factor * (zr[i] * pr + zi[i] * pi);
+                        phi[i] += t;
+                        abs_phi[i] += t.abs();
+                    }
+                }
+                if let Some(forces) = local.forces.as_mut() {
+                    for (k, f) in forces.iter_mut().enumerate() {
+                        let s: f64 = (0..nc)
+                            .map(|d| u[d][k] * (zi[k] * rho[d].0 - zr[k] * rho[d].1))
+                            .sum();
+                        *f += g * (factor * s);
+                    }
+                    let mut q = 0.0;
+                    for c in 0..nc {
+                        for d in 0..nc {
+                            q += channels.m(c, d) * (rho[c].0 * rho[d].0 + rho[c].1 * rho[d].1);
+                        }
+                    }
+                    local.virial +=
+                        (Mat3::identity() * h + g * g.transpose() * (2.0 * dh)) * (q / volume);
+                }
+            }
+            local
+        })
+        .reduce(empty, |a, b| a.merge(b));
+    // Each ρ_c(G) is a sum of N products of phases computed with a few roundings each.
+    let rho_error = (n + 8) as f64 * f64::EPSILON;
+    acc.structure_factor_rounding +=
+        total.structure_factor_rounding * rho_error / (1.0 - rho_error);
+    acc.chain += CHUNK + vectors.len().div_ceil(CHUNK);
+    acc.absorb(total);
+    Ok(())
+}
+
+/// The G = 0 term and the removal of the k = 0 self term.
+fn constant_terms(
+    structure: &Structure,
+    kernel: &Kernel,
+    split: &Split,
+    channels: &Channels,
+    acc: &mut Accumulator,
+) {
+    let volume = structure.volume();
+    let zero = kernel.zero(split.eta) / volume;
+    let self_term = kernel.self_term(split.eta);
+    let mut e0 = 0.0;
+    for c in 0..channels.count() {
+        let total: f64 = channels.weights[c].iter().sum();
+        for (i, phi) in acc.phi[c].iter_mut().enumerate() {
+            *phi += zero * total - self_term * channels.weights[c][i];
+        }
+        for (i, a) in acc.abs_phi[c].iter_mut().enumerate() {
+            *a += (zero * total).abs() + (self_term * channels.weights[c][i]).abs();
+        }
+        for d in 0..channels.count() {
+            let total_d: f64 = channels.weights[d].iter().sum();
+            e0 += 0.5 * zero * channels.m(c, d) * total * total_d;
+        }
+    }
+    if acc.derivatives {
+        acc.virial += Mat3::identity() * e0;
+    }
+}
+
+impl Accumulator {
+    fn merge(mut self, other: Accumulator) -> Accumulator {
+        self.absorb(other);
+        self
+    }
+
+    fn absorb(&mut self, other: Accumulator) {
+        for (a, b) in self.phi.iter_mut().zip(&other.phi) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self.abs_phi.iter_mut().zip(&other.abs_phi) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        if let (Some(a), Some(b)) = (self.forces.as_mut(), other.forces.as_ref()) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        self.virial += other.virial;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Lattice;
+    use crate::structure::tests::rocksalt;
+
+    fn charges(s: &Structure) -> Vec<f64> {
+        s.numbers()
+            .iter()
+            .map(|&z| if z == 11 { 1.0 } else { -1.0 })
+            .collect()
+    }
+
+    #[test]
+    fn madelung_constants_of_rock_salt_and_cesium_chloride() {
+        let nacl = rocksalt(5.64);
+        let sums = channel_sums(
+            &nacl,
+            1.0,
+            &Channels::single(charges(&nacl), 1.0),
+            1e-12,
+            false,
+        )
+        .unwrap();
+        let m = -(sums.energy / 4.0) * 2.82;
+        assert!((m / 1.747564594633182 - 1.0).abs() < 1e-12, "{m}");
+        assert!(
+            sums.energy_error_bound < 1e-11 * sums.energy.abs(),
+            "{}",
+            sums.energy_error_bound
+        );
+
+        let a = 4.12;
+        let l = Lattice::from_rows([[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, a]]).unwrap();
+        let cscl = Structure::from_fractional(
+            l,
+            vec![55, 17],
+            &[Vec3::zeros(), Vec3::repeat(0.5)],
+            [true; 3],
+        )
+        .unwrap();
+        let sums = channel_sums(
+            &cscl,
+            1.0,
+            &Channels::single(vec![1.0, -1.0], 1.0),
+            1e-12,
+            false,
+        )
+        .unwrap();
+        let m = -sums.energy * a * 3f64.sqrt() / 2.0;
+        assert!((m / 1.762674773070989 - 1.0).abs() < 1e-12, "{m}");
+    }
+
+    /// A rattled, strained rock-salt cell with a non-neutral weight channel and a second,
+    /// coupled channel: exercises every term (G = 0 included).
+    fn rattled() -> (Structure, Channels) {
+        let base = rocksalt(5.64);
+        let l = Lattice::from_matrix(
+            Mat3::new(1.0, 0.03, -0.02, 0.01, 0.97, 0.04, -0.03, 0.02, 1.05)
+                * base.lattice().matrix(),
+        )
+        .unwrap();
+        let frac: Vec<Vec3> = base
+            .fractional_positions()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                f + Vec3::new(
+                    0.013 * (i as f64).sin(),
+                    -0.011 * (i as f64 * 1.7).cos(),
+                    0.007 * i as f64 / 8.0,
+                )
+            })
+            .collect();
+        let s = Structure::from_fractional(l, base.numbers().to_vec(), &frac, [true; 3]).unwrap();
+        let w1: Vec<f64> = (0..8).map(|i| if i < 4 { 1.2 } else { -0.9 }).collect();
+        let w2: Vec<f64> = (0..8).map(|i| 0.5 + 0.1 * i as f64).collect();
+        (
+            s,
+            Channels {
+                weights: vec![w1, w2],
+                coupling: vec![1.0, -0.4, -0.4, 0.7],
+            },
+        )
+    }
+
+    fn moved(s: &Structure, atom: usize, axis: usize, h: f64) -> Structure {
+        let mut positions = s.positions().to_vec();
+        positions[atom][axis] += h;
+        Structure::new(*s.lattice(), s.numbers().to_vec(), positions, [true; 3]).unwrap()
+    }
+
+    fn strained(s: &Structure, eps: &Mat3) -> Structure {
+        let f = Mat3::identity() + eps;
+        let l = Lattice::from_matrix(s.lattice().matrix() * f.transpose()).unwrap();
+        let positions = s.positions().iter().map(|x| f * x).collect();
+        Structure::new(l, s.numbers().to_vec(), positions, [true; 3]).unwrap()
+    }
+
+    #[test]
+    fn forces_and_virial_are_minus_the_energy_gradient() {
+        let (s, ch) = rattled();
+        for p in [1.0, 6.0, 2.5, 4.2] {
+            let energy = |s: &Structure| channel_sums(s, p, &ch, 1e-11, false).unwrap().energy;
+            let full = channel_sums(&s, p, &ch, 1e-11, true).unwrap();
+            let forces = full.forces.unwrap();
+            let virial = full.virial.unwrap();
+            let h = 1e-5;
+            let scale = forces.iter().map(|f| f.norm()).fold(0.0, f64::max);
+            for atom in [0, 3, 6] {
+                for (axis, analytic) in forces[atom].iter().enumerate() {
+                    let fd = -(energy(&moved(&s, atom, axis, h))
+                        - energy(&moved(&s, atom, axis, -h)))
+                        / (2.0 * h);
+                    let err = (fd - analytic).abs();
+                    assert!(
+                        err < 1e-6 * scale,
+                        "p={p} atom {atom} axis {axis}: fd {fd} analytic {analytic}"
+                    );
+                }
+            }
+            let vscale = virial.abs().max();
+            for a in 0..3 {
+                for b in a..3 {
+                    let mut eps = Mat3::zeros();
+                    eps[(a, b)] = h;
+                    eps[(b, a)] = h;
+                    let fd =
+                        -(energy(&strained(&s, &eps)) - energy(&strained(&s, &(-eps)))) / (2.0 * h);
+                    let analytic = if a == b {
+                        virial[(a, a)]
+                    } else {
+                        virial[(a, b)] + virial[(b, a)]
+                    };
+                    assert!(
+                        (fd - analytic).abs() < 1e-6 * vscale,
+                        "p={p} W[{a}{b}] fd {fd} analytic {analytic}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_split_and_respect_the_bound() {
+        let (s, ch) = rattled();
+        for p in [1.0, 6.0, 1.7] {
+            let tight = channel_sums(&s, p, &ch, 1e-12, false).unwrap();
+            for tol in [1e-4, 1e-7, 1e-10] {
+                let loose = channel_sums(&s, p, &ch, tol, false).unwrap();
+                for c in 0..2 {
+                    for i in 0..s.len() {
+                        let err = (loose.phi[c][i] - tight.phi[c][i]).abs();
+                        let bound = loose.phi_error_bound[c] + tight.phi_error_bound[c];
+                        assert!(
+                            err <= bound,
+                            "p={p} tol={tol} c={c} i={i}: {err:e} > {bound:e}"
+                        );
+                        assert!(
+                            loose.phi_error_bound[c] <= 1.2 * tol,
+                            "{}",
+                            loose.phi_error_bound[c]
+                        );
+                    }
+                }
+                let err = (loose.energy - tight.energy).abs();
+                assert!(err <= loose.energy_error_bound + tight.energy_error_bound);
+            }
+        }
+    }
+
+    #[test]
+    fn dispersion_matches_a_brute_force_sum() {
+        let (s, ch) = rattled();
+        let sums = channel_sums(&s, 6.0, &ch, 1e-12, false).unwrap();
+        // Direct sum over images within 60 Å plus a rigorous bound on the rest.
+        let list = NeighborList::build(&s, 60.0).unwrap();
+        for i in [0, 5] {
+            let direct: f64 = list
+                .pairs_of(i)
+                .iter()
+                .map(|p| ch.weights[1][p.j] * p.distance.powi(-6))
+                .sum();
+            let d = 2.0;
+            let v_ball = 4.0 / 3.0 * std::f64::consts::PI * (d / 2.0f64).powi(3);
+            let a = 60.0 - d;
+            let tail = 4.0 * std::f64::consts::PI / v_ball * 1.3 * (1.0 + d / (2.0 * a)).powi(2)
+                / (3.0 * a.powi(3));
+            let err = (direct - sums.phi[1][i]).abs();
+            assert!(err <= tail + sums.phi_error_bound[1], "{err:e} > {tail:e}");
+        }
+    }
+
+    #[test]
+    fn supercell_energy_is_extensive() {
+        let (s, ch) = rattled();
+        let sc = s.supercell([2, 1, 2]).unwrap();
+        let rep = |w: &Vec<f64>| {
+            w.iter()
+                .cycle()
+                .take(4 * w.len())
+                .copied()
+                .collect::<Vec<f64>>()
+        };
+        let ch4 = Channels {
+            weights: ch.weights.iter().map(rep).collect(),
+            coupling: ch.coupling.clone(),
+        };
+        for p in [1.0, 6.0] {
+            let unit = channel_sums(&s, p, &ch, 1e-11, false).unwrap();
+            let big = channel_sums(&sc, p, &ch4, 1e-11, false).unwrap();
+            let err = (big.energy - 4.0 * unit.energy).abs();
+            assert!(
+                err <= big.energy_error_bound + 4.0 * unit.energy_error_bound,
+                "p={p}: {err:e}"
+            );
+            assert!(err < 1e-9 * unit.energy.abs().max(1.0), "p={p}: {err:e}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_rejected_with_a_reason() {
+        let (s, ch) = rattled();
+        let msg = |r: Result<ChannelSums>| r.unwrap_err().to_string();
+        assert!(msg(channel_sums(&s, 3.0, &ch, 1e-8, false)).contains("pole"));
+        assert!(msg(channel_sums(&s, -1.0, &ch, 1e-8, false)).contains("p must be > 0"));
+        assert!(msg(channel_sums(&s, 1.0, &ch, 0.0, false)).contains("tolerance"));
+        assert!(msg(channel_sums(&s, 1.0, &ch, 1e-17, false)).contains("rounding alone"));
+        let short = Channels::single(vec![1.0; 3], 1.0);
+        assert!(msg(channel_sums(&s, 1.0, &short, 1e-8, false)).contains("3 weights for 8 atoms"));
+        let asym = Channels {
+            weights: ch.weights.clone(),
+            coupling: vec![1.0, 0.2, 0.3, 1.0],
+        };
+        assert!(msg(channel_sums(&s, 1.0, &asym, 1e-8, false)).contains("symmetric"));
+        let slab = Structure::new(
+            *s.lattice(),
+            s.numbers().to_vec(),
+            s.positions().to_vec(),
+            [true, true, false],
+        )
+        .unwrap();
+        assert!(msg(channel_sums(&slab, 1.0, &ch, 1e-8, false)).contains("periodic"));
+        let mut pos = s.positions().to_vec();
+        pos[1] = pos[0];
+        let overlap = Structure::new(*s.lattice(), s.numbers().to_vec(), pos, [true; 3]).unwrap();
+        assert!(msg(channel_sums(&overlap, 1.0, &ch, 1e-8, false)).contains("same position"));
+    }
+}

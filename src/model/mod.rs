@@ -1,0 +1,46 @@
+//! Models that turn a structure into energies, forces, stresses and properties.
+
+pub mod physics;
+
+use crate::cell::Mat3;
+use crate::cell::Vec3;
+
+/// What a caller wants computed; the energy is always computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    pub per_atom_energies: bool,
+    pub forces: bool,
+    pub virial: bool,
+}
+
+impl Request {
+    /// Energy, per-atom energies, forces and virial.
+    pub fn all() -> Self {
+        Request {
+            per_atom_energies: true,
+            forces: true,
+            virial: true,
+        }
+    }
+}
+
+/// Results in crystalpot's units: eV, eV/Å, and the virial in eV.
+///
+/// The virial is W = -∂E/∂ε (ε the symmetric strain applied as x → (1 + ε) x), so that the
+/// stress in ASE's convention (positive under tension) is σ = -W / V.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Results {
+    pub energy: f64,
+    /// Rigorous bound on the error of `energy` from truncating the lattice sums (eV).
+    pub energy_error_bound: f64,
+    pub per_atom_energies: Option<Vec<f64>>,
+    pub forces: Option<Vec<Vec3>>,
+    pub virial: Option<Mat3>,
+}
+
+impl Results {
+    /// Stress σ = -W / V in eV/Å^3 (ASE sign convention), if the virial was computed.
+    pub fn stress(&self, volume: f64) -> Option<Mat3> {
+        self.virial.map(|w| -w / volume)
+    }
+}

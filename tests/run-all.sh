@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of crystalpot, installing what the tests need from the package registries.
+# Usage: bash tests/run-all.sh        (from anywhere; CI calls it through .ci/run)
+# Environment: CRYSTALPOT_DATA (default ../shared/data) points at the shared DFT data and fixtures.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CRYSTALPOT_DATA=${CRYSTALPOT_DATA:-$root/../shared/data}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+step "Rust tests (unit, integration, doc)"
+cargo test --locked
+
+step "all test suites passed"
