@@ -26,6 +26,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Exit quietly when the reader of our output goes away (`crystalpot … | head`), as Unix
+    // tools do, instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let result = match Cli::parse().command {
         Command::Potentials(args) => cli::potentials::run(args),
         Command::Energy(args) => cli::energy::run(args),
