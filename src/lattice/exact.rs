@@ -302,15 +302,20 @@ pub fn pair_matrices(
         let results = evaluate(&geometry, &atoms, n, potentials, &budgets)?;
         let mut done = true;
         for (q, (m, rounding)) in results.iter().enumerate() {
-            if let Tolerance::Relative(rel) = tol {
-                let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-                // The exact largest |entry| is at least largest − bound.
-                let floor = largest - m.error_bound;
-                if m.error_bound > rel * floor {
-                    targets[q] = targets[q].min(0.9 * rel * floor.max(0.5 * largest));
+            let required = match tol {
+                Tolerance::Absolute(t) => t,
+                Tolerance::Relative(rel) => {
+                    // The exact largest |entry| is at least largest − bound.
+                    let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                    let floor = largest - m.error_bound;
+                    let required = rel * floor;
+                    if m.error_bound > required {
+                        targets[q] = 0.9 * rel * floor.max(0.5 * largest);
+                    }
+                    required
                 }
-            }
-            if m.error_bound > targets[q] {
+            };
+            if m.error_bound > required {
                 done = false;
                 if *rounding > 0.7 * targets[q] {
                     return Err(Error::Tolerance(format!(
@@ -322,7 +327,7 @@ pub fn pair_matrices(
                         1.5 * rounding
                     )));
                 }
-                budgets[q] = (targets[q] - 1.2 * rounding).min(budgets[q] * 0.5);
+                budgets[q] = (targets[q] - 1.2 * rounding).min(TAIL_SHARE * targets[q]);
             }
         }
         if done {
@@ -399,7 +404,12 @@ fn evaluate(
                         }
                     }
                     let perturbation = atoms.delta_v * sensitivity;
-                    (*tail, real_round + perturbation + u * (stats.largest + 1.0))
+                    let self_add = if *include_self {
+                        u * (stats.largest + 1.0)
+                    } else {
+                        0.0
+                    };
+                    (*tail, real_round + perturbation + self_add)
                 }
             };
             let matrix = PairMatrix {
