@@ -18,8 +18,8 @@ use crate::structure::Structure;
 
 /// Cost model (ns, one core): testing one candidate image of one pair …
 const COST_REAL_CHECK: f64 = 1.0;
-/// … evaluating one real-space term (erfc or exp) …
-const COST_REAL_TERM: f64 = 12.0;
+/// … evaluating one real-space exp-type term (scaled by `real_term_cost`) …
+const COST_REAL_TERM: f64 = 9.0;
 /// … the phase factor of one atom for one G …
 const COST_PHASE: f64 = 3.0;
 /// … and one ordered pair for one G (two FMAs in the GEMM).
@@ -70,9 +70,11 @@ pub fn choose_split(
             tail_target,
             8.0 * eta,
         )?;
-        let real =
-            pairs * ball * ((r_cut + h).powi(3) * COST_REAL_CHECK + r_cut.powi(3) * COST_REAL_TERM)
-                / geometry.volume;
+        let real = pairs
+            * ball
+            * ((r_cut + h).powi(3) * COST_REAL_CHECK
+                + r_cut.powi(3) * COST_REAL_TERM * kernel.real_term_cost())
+            / geometry.volume;
         let n_g = ball * g_cut.powi(3) * geometry.volume / (2.0 * (TAU).powi(3));
         let recip = n_g * (n * COST_PHASE + n * n * COST_RECIP);
         let split = EwaldSplit {
@@ -86,13 +88,13 @@ pub fn choose_split(
     };
     // Log grid of η over a factor 200 around 1/V^{1/3}, then one refinement around the best.
     let cheapest = |a: &(f64, EwaldSplit), b: &(f64, EwaldSplit)| a.0.total_cmp(&b.0);
-    let ratio: f64 = 1.5;
-    let best = (-7..=6)
+    let ratio: f64 = 2.0;
+    let best = (-4..=4)
         .filter_map(|k| evaluate(ratio.powi(k) * 1.5 / length))
         .min_by(cheapest)
         .and_then(|coarse| {
             let eta = coarse.1.kernel.eta;
-            [0.8, 0.9, 1.1, 1.25]
+            [0.7, 0.84, 1.19, 1.41]
                 .iter()
                 .filter_map(|f| evaluate(eta * f))
                 .chain(std::iter::once(coarse))
@@ -300,15 +302,20 @@ pub fn pair_matrices(
         let results = evaluate(&geometry, &atoms, n, potentials, &budgets)?;
         let mut done = true;
         for (q, (m, rounding)) in results.iter().enumerate() {
-            if let Tolerance::Relative(rel) = tol {
-                let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-                // The exact largest |entry| is at least largest − bound.
-                let floor = largest - m.error_bound;
-                if m.error_bound > rel * floor {
-                    targets[q] = targets[q].min(0.9 * rel * floor.max(0.5 * largest));
+            let required = match tol {
+                Tolerance::Absolute(t) => t,
+                Tolerance::Relative(rel) => {
+                    // The exact largest |entry| is at least largest − bound.
+                    let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                    let floor = largest - m.error_bound;
+                    let required = rel * floor;
+                    if m.error_bound > required {
+                        targets[q] = 0.9 * rel * floor.max(0.5 * largest);
+                    }
+                    required
                 }
-            }
-            if m.error_bound > targets[q] {
+            };
+            if m.error_bound > required {
                 done = false;
                 if *rounding > 0.7 * targets[q] {
                     return Err(Error::Tolerance(format!(
@@ -320,7 +327,7 @@ pub fn pair_matrices(
                         1.5 * rounding
                     )));
                 }
-                budgets[q] = (targets[q] - 1.2 * rounding).min(budgets[q] * 0.5);
+                budgets[q] = (targets[q] - 1.2 * rounding).min(TAIL_SHARE * targets[q]);
             }
         }
         if done {
@@ -373,10 +380,10 @@ fn evaluate(
                     let k = &split.kernel;
                     let (c0, self_c) = (k.g0_constant(), k.self_constant());
                     let rs = &recip.stats[q];
-                    let r = &recip.values;
+                    let (r, row) = (&recip.values, recip.slots[q] * n);
                     for i in 0..n {
                         for j in 0..n {
-                            values[i * n + j] += 0.5 * (r[(q * n + i, j)] + r[(q * n + j, i)]) + c0;
+                            values[i * n + j] += 0.5 * (r[(row + i, j)] + r[(row + j, i)]) + c0;
                         }
                         values[i * n + i] += self_c;
                     }
@@ -397,7 +404,12 @@ fn evaluate(
                         }
                     }
                     let perturbation = atoms.delta_v * sensitivity;
-                    (*tail, real_round + perturbation + u * (stats.largest + 1.0))
+                    let self_add = if *include_self {
+                        u * (stats.largest + 1.0)
+                    } else {
+                        0.0
+                    };
+                    (*tail, real_round + perturbation + self_add)
                 }
             };
             let matrix = PairMatrix {
@@ -459,38 +471,42 @@ impl RealSpace {
         let mut stats = vec![RealStats::default(); prepared.len()];
         let mut r_min = f64::INFINITY;
         let mut acc = vec![RealStats::default(); prepared.len()];
+        let mut hits: Vec<f64> = Vec::with_capacity(images.len());
+        let r_max2 = r_max * r_max;
         // The diagonal is the same for every atom (v = 0): compute it once.
         let pairs =
             std::iter::once((0, 0)).chain((0..n).flat_map(|i| (i + 1..n).map(move |j| (i, j))));
         for (i, j) in pairs {
             let v = atoms.pair_vector(geometry, i, j);
             let reach = r_max + v.norm() + margin;
-            acc.fill(RealStats::default());
+            // Distances² of the images inside the largest cut-off, then each potential's terms.
+            hits.clear();
             for (image, &norm) in images.iter().zip(&norms) {
                 if norm > reach {
                     break;
                 }
                 let r2 = (v + image.cart).norm_squared();
-                if r2 > r_max * r_max {
-                    continue;
+                if r2 <= r_max2 {
+                    hits.push(r2);
                 }
-                if r2 == 0.0 {
-                    if i != j {
-                        return Err(Error::InvalidInput(format!(
-                            "atoms {i} and {j} coincide (modulo the lattice): the sums diverge"
-                        )));
-                    }
-                    continue;
+            }
+            if let Some(zero) = hits.iter().position(|&r2| r2 == 0.0) {
+                if i != j {
+                    return Err(Error::InvalidInput(format!(
+                        "atoms {i} and {j} coincide (modulo the lattice): the sums diverge"
+                    )));
                 }
-                let r = r2.sqrt();
-                r_min = r_min.min(r);
-                for ((a, prep), &c2) in acc.iter_mut().zip(prepared).zip(&cut2) {
-                    if r2 <= c2 {
-                        let f = prep.term(r);
-                        a.largest += f;
-                        a.largest_moment += f * r;
-                        a.hits += 1;
-                    }
+                hits.swap_remove(zero);
+            }
+            r_min = hits.iter().fold(r_min, |m, &r2| m.min(r2.sqrt()));
+            for ((a, prep), &c2) in acc.iter_mut().zip(prepared).zip(&cut2) {
+                *a = RealStats::default();
+                for &r2 in hits.iter().filter(|&&r2| r2 <= c2) {
+                    let r = r2.sqrt();
+                    let f = prep.term(r);
+                    a.largest += f;
+                    a.largest_moment += f * r;
+                    a.hits += 1;
                 }
             }
             for ((matrix, a), st) in values.iter_mut().zip(&acc).zip(stats.iter_mut()) {
@@ -531,8 +547,10 @@ struct ReciprocalStats {
 
 /// Reciprocal-space sums Σ_{G≠0} a(G) cos(G·(x_i − x_j)) of every Ewald potential.
 struct Reciprocal {
-    /// Rows q·N + i, column j.
+    /// Rows slots[q]·N + i, column j.
     values: DMatrix<f64>,
+    /// Row block of potential q in `values` (Ewald potentials only).
+    slots: Vec<usize>,
     stats: Vec<ReciprocalStats>,
 }
 
@@ -551,6 +569,15 @@ impl Reciprocal {
             })
             .fold(0.0, f64::max);
         let mut stats = vec![ReciprocalStats::default(); prepared.len()];
+        // Row block of each Ewald potential in the stacked GEMM.
+        let mut slots = vec![0; prepared.len()];
+        let mut rows = 0;
+        for (slot, prep) in slots.iter_mut().zip(prepared) {
+            if let Prepared::Ewald(_) = prep {
+                *slot = rows;
+                rows += 1;
+            }
+        }
         let g_list = if g_max > 0.0 {
             reciprocal_vectors_within(geometry, g_max)
         } else {
@@ -559,8 +586,9 @@ impl Reciprocal {
         let m = g_list.len();
         if m == 0 {
             return Reciprocal {
-                values: DMatrix::zeros(prepared.len() * n, n),
+                values: DMatrix::zeros(rows * n, n),
                 stats,
+                slots,
             };
         }
         // Phase factors e^{iG·x_i} = Π_d e^{2πi m_d f_d} from per-axis power tables.
@@ -571,7 +599,8 @@ impl Reciprocal {
                 .max()
                 .unwrap_or(0)
         });
-        let mut x = DMatrix::<f64>::zeros(n, 2 * m);
+        // Xᵀ (2M × N, column i contiguous): column-major writes stay sequential per atom.
+        let mut xt = DMatrix::<f64>::zeros(2 * m, n);
         let mut tables: [Vec<(f64, f64)>; 3] = Default::default();
         for (i, f) in atoms.frac.iter().enumerate() {
             for d in 0..3 {
@@ -593,17 +622,18 @@ impl Reciprocal {
                 let (b_re, b_im) = power(1, g.index[1]);
                 let (c_re, c_im) = power(2, g.index[2]);
                 let (ab_re, ab_im) = (a_re * b_re - a_im * b_im, a_re * b_im + a_im * b_re);
-                x[(i, col)] = ab_re * c_re - ab_im * c_im;
-                x[(i, m + col)] = ab_re * c_im + ab_im * c_re;
+                xt[(col, i)] = ab_re * c_re - ab_im * c_im;
+                xt[(m + col, i)] = ab_re * c_im + ab_im * c_re;
             }
         }
         // Scaled copies Y_q = X diag(2 a_q) stacked, then one GEMM Y Xᵀ.
-        let mut y = DMatrix::<f64>::zeros(prepared.len() * n, 2 * m);
+        let mut y = DMatrix::<f64>::zeros(rows * n, 2 * m);
         let u = UNIT_ROUNDOFF;
         for (q, prep) in prepared.iter().enumerate() {
             let Prepared::Ewald(split) = prep else {
                 continue;
             };
+            let slot = slots[q];
             let st = &mut stats[q];
             for (col, g) in g_list.iter().enumerate() {
                 let g2 = g.cart.norm_squared();
@@ -621,25 +651,29 @@ impl Reciprocal {
                     * (8.0 * OP_ERROR * (l1 + 3.0) + 2.0 * OP_ERROR + u * summation_depth(2 * m))
                     + 2.0 * a_err;
                 for i in 0..n {
-                    y[(q * n + i, col)] = a2 * x[(i, col)];
-                    y[(q * n + i, m + col)] = a2 * x[(i, m + col)];
+                    y[(slot * n + i, col)] = a2 * xt[(col, i)];
+                    y[(slot * n + i, m + col)] = a2 * xt[(m + col, i)];
                 }
             }
         }
         // Blocks of `width` G columns keep the summation depth at width + blocks instead of 2M,
         // which is what the rounding bound above charges for (u · 4M ≥ 2u · (width + blocks)).
-        let xt = x.transpose();
-        let mut values = DMatrix::<f64>::zeros(prepared.len() * n, n);
+        let mut values = DMatrix::<f64>::zeros(rows * n, n);
         let width = summation_block(2 * m);
         for start in (0..2 * m).step_by(width) {
             let w = width.min(2 * m - start);
             values.gemm(1.0, &y.columns(start, w), &xt.rows(start, w), 1.0);
         }
-        Reciprocal { values, stats }
+        Reciprocal {
+            values,
+            stats,
+            slots,
+        }
     }
 }
 
-/// Column-block width for the reciprocal GEMM: about √len, so depth ≈ 2√len.
+/// Column-block width of the reciprocal GEMM: about √len, so the summation depth (what the
+/// rounding bound charges) is ≈ 2√len instead of len.
 fn summation_block(len: usize) -> usize {
     ((len as f64).sqrt().ceil() as usize).max(16)
 }
