@@ -17,6 +17,11 @@
 //!   Σ_{|x_k| > R} f(|x_k|) = −f(R) N(R) + ∫_R^∞ N(t) |f'(t)| dt
 //!                          ≤ f(R) (N⁺(R) − N⁻(R)) + (4π/V) ∫_R^∞ (t + h)² f(t) dt.
 //!
+//! The same argument holds for any set of points at least d apart (the atoms of a crystal and
+//! all their images, as the per-atom sums need): each owns a ball of radius d/2, the balls are
+//! disjoint, so N(t) ≤ N⁺(t) with V = (4π/3)(d/2)³ and h = d/2; there N⁻ = 0 (balls do not
+//! tile space). This works for cells of any size, where a supercell's D would be useless.
+//!
 //! Unlike the cell-ownership bound (4π/V) ∫_{R−D}^∞ f(t)(t + D/2)² dt this needs no R > D,
 //! which matters for elongated (1:10) cells where D is large but R can be small.
 //!
@@ -45,21 +50,47 @@ use std::f64::consts::PI;
 
 use super::kernels::{InversePowerKernel, ReducedGeometry};
 
-/// Point counts of a shifted lattice inside balls: N⁻(t) ≤ N(t) ≤ N⁺(t).
+/// Point counts inside balls: N⁻(t) ≤ N(t) ≤ N⁺(t).
 #[derive(Clone, Copy, Debug)]
 pub struct LatticeCounting {
-    /// Cell volume.
+    /// Volume owned by each point (cell volume, or ball volume for a packing).
     pub volume: f64,
-    /// Half the longest diagonal of the cell.
+    /// Largest distance from a point to the region it owns.
     pub half_diameter: f64,
+    /// Whether the owned regions tile space (lattice cells), which gives a lower bound N⁻.
+    pub tiles: bool,
 }
 
 impl LatticeCounting {
+    /// A lattice (or shifted lattice) with the given reduced geometry.
+    pub fn lattice(geometry: &ReducedGeometry) -> Self {
+        LatticeCounting {
+            volume: geometry.volume,
+            half_diameter: geometry.diameter / 2.0,
+            tiles: true,
+        }
+    }
+
+    /// Any set of points at least `d_min` apart.
+    pub fn packing(d_min: f64) -> Self {
+        let h = d_min / 2.0;
+        LatticeCounting {
+            volume: 4.0 / 3.0 * PI * h.powi(3),
+            half_diameter: h,
+            tiles: false,
+        }
+    }
+
     /// Tail bound f(R)(N⁺(R) − N⁻(R)) + (4π/V) ∫_R^∞ (t+h)² f(t) dt, given (an upper bound on)
     /// f(R) and (an upper bound on) the integral.
     pub fn tail(&self, r: f64, f_r: f64, integral: f64) -> f64 {
         let h = self.half_diameter;
-        let shell = (r + h).powi(3) - (r - h).max(0.0).powi(3);
+        let lower = if self.tiles {
+            (r - h).max(0.0).powi(3)
+        } else {
+            0.0
+        };
+        let shell = (r + h).powi(3) - lower;
         4.0 * PI / self.volume * (f_r * shell / 3.0 + integral)
     }
 
@@ -86,16 +117,12 @@ fn gamma_envelope_factor(s: f64, x: f64) -> f64 {
     }
 }
 
-/// Bound on Σ over the (shifted) lattice points with |x_k| > r_cut of the real-space terms.
-pub fn real_space_tail(kernel: &InversePowerKernel, geometry: &ReducedGeometry, r_cut: f64) -> f64 {
+/// Bound on Σ over the points counted by `counting` with |x_k| > r_cut of the real-space terms.
+pub fn real_space_tail(kernel: &InversePowerKernel, counting: &LatticeCounting, r_cut: f64) -> f64 {
     let (p, eta) = (kernel.p, kernel.eta);
     let c = gamma_envelope_factor(p / 2.0, eta * eta * r_cut * r_cut);
     let a = c * eta.powf(p - 2.0) / kernel.gamma_half_p();
-    LatticeCounting {
-        volume: geometry.volume,
-        half_diameter: geometry.diameter / 2.0,
-    }
-    .gaussian_tail(r_cut, a, eta * eta)
+    counting.gaussian_tail(r_cut, a, eta * eta)
 }
 
 /// Bound on Σ_{|G| > g_cut} a(|G|) over the whole reciprocal lattice (both ±G).
@@ -106,16 +133,14 @@ pub fn reciprocal_tail(kernel: &InversePowerKernel, geometry: &ReducedGeometry, 
     LatticeCounting {
         volume: (2.0 * PI).powi(3) / geometry.volume,
         half_diameter: geometry.reciprocal_diameter / 2.0,
+        tiles: true,
     }
     .gaussian_tail(g_cut, a, 1.0 / (4.0 * eta * eta))
 }
 
 /// Bound on Σ_{|x_k| > r_cut} exp(−α |x_k|) over a shifted lattice.
 pub fn exponential_tail(alpha: f64, geometry: &ReducedGeometry, r_cut: f64) -> f64 {
-    let counting = LatticeCounting {
-        volume: geometry.volume,
-        half_diameter: geometry.diameter / 2.0,
-    };
+    let counting = LatticeCounting::lattice(geometry);
     let e = (-alpha * r_cut).exp();
     let rh = r_cut + counting.half_diameter;
     let integral = e * (rh * rh / alpha + 2.0 * rh / (alpha * alpha) + 2.0 / alpha.powi(3));
@@ -174,10 +199,7 @@ mod tests {
             Lattice::from_rows([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 30.0]]).unwrap(),
         ] {
             let geo = ReducedGeometry::new(&l);
-            let c = LatticeCounting {
-                volume: geo.volume,
-                half_diameter: geo.diameter / 2.0,
-            };
+            let c = LatticeCounting::lattice(&geo);
             let shift = crate::cell::Vec3::new(0.37, -1.1, 0.8);
             let pts = lattice_vectors_within(&geo, 60.0);
             for t in [0.5, 2.0, 5.0, 11.0, 20.0, 35.0] {
@@ -187,6 +209,21 @@ mod tests {
                 let low = 4.0 * PI / (3.0 * c.volume) * (t - h).max(0.0).powi(3);
                 assert!(low <= n && n <= up, "t={t} {low} {n} {up}");
             }
+        }
+    }
+
+    /// The packing bound holds for the atoms (and images) of a rock-salt supercell.
+    #[test]
+    fn packing_bound_holds() {
+        let s = crate::structure::tests::rocksalt(5.64)
+            .supercell([2, 1, 1])
+            .unwrap();
+        let c = LatticeCounting::packing(2.82);
+        let list = crate::neighbors::NeighborList::build(&s, 30.0).unwrap();
+        for t in [2.0, 2.82, 4.0, 9.0, 20.0, 30.0] {
+            let n = 1.0 + list.pairs_of(3).iter().filter(|p| p.distance <= t).count() as f64;
+            let up = 4.0 * PI / (3.0 * c.volume) * (t + c.half_diameter).powi(3);
+            assert!(n <= up, "t={t} {n} {up}");
         }
     }
 

@@ -6,7 +6,9 @@ use std::f64::consts::{PI, TAU};
 
 use nalgebra::DMatrix;
 
-use super::bounds::{exponential_tail, real_space_tail, reciprocal_tail, solve_radius};
+use super::bounds::{
+    exponential_tail, real_space_tail, reciprocal_tail, solve_radius, LatticeCounting,
+};
 use super::kernels::{
     lattice_vectors_within, reciprocal_vectors_within, ExponentialKernel, InversePowerKernel,
     LatticePoint, ReducedGeometry, OP_ERROR, UNIT_ROUNDOFF,
@@ -61,7 +63,7 @@ pub fn choose_split(
     let evaluate = |eta: f64| -> Option<(f64, EwaldSplit)> {
         let kernel = base.with_eta(eta);
         let r_cut = solve_radius(
-            |r| real_space_tail(&kernel, geometry, r),
+            |r| real_space_tail(&kernel, &LatticeCounting::lattice(geometry), r),
             tail_target,
             4.0 / eta,
         )?;
@@ -81,7 +83,7 @@ pub fn choose_split(
             kernel,
             r_cut,
             g_cut,
-            real_tail: real_space_tail(&kernel, geometry, r_cut),
+            real_tail: real_space_tail(&kernel, &LatticeCounting::lattice(geometry), r_cut),
             recip_tail: reciprocal_tail(&kernel, geometry, g_cut),
         };
         Some((real + recip, split))

@@ -4,31 +4,27 @@
 //! space over structure factors ρ_c(G) = Σ_i w_ci e^{iG·x_i}, so time grows as N^1.5 and
 //! memory as N.
 //!
-//! Ewald splitting of 1/r^p at parameter η (Crandall; t-integral split at t = η²):
-//! - real space g(r) = Γ(p/2, η²r²) / (Γ(p/2) r^p), g'(r) = −p g / r − 2η^p e^{−η²r²} / (Γ(p/2) r);
-//! - reciprocal ĥ(G) = π^{3/2} / Γ(p/2) · (G/2)^{p−3} Γ((3−p)/2, G²/4η²),
-//!   dĥ/d(G²) = −(s ĥ + π^{3/2} η^{−2s} e^{−G²/4η²} / Γ(p/2)) / G² with s = (3 − p)/2;
-//! - G = 0: ĥ(0) = 2π^{3/2} η^{p−3} / ((p − 3) Γ(p/2)) — the analytic continuation for p < 3,
-//!   i.e. the neutralising-background (zero cell average) convention;
-//! - self (i = j, k = 0 excluded): −2η^p / (p Γ(p/2)).
+//! The Ewald/Crandall pieces (real-space term g, reciprocal coefficient a(G²) including 1/V,
+//! G = 0 constant c₀, self constant) are those of [`super::kernels::InversePowerKernel`].
 //!
 //! Energy and virial (W = −∂E/∂ε, x → (1+ε)x for positions and lattice):
 //! - real: E = ½ Σ_{i,(j,k)} c_ij g(r), F_i = Σ c_ij g'(r) r̂_ij, W = −½ Σ c_ij g'(r) r r^T / r,
 //!   with c_ij = Σ_cd M_cd w_ci w_dj and r̂_ij pointing from i to the image of j;
-//! - reciprocal: E = (1/2V) Σ_{G≠0} ĥ Q(G), Q = Σ_cd M_cd Re[ρ_c ρ_d*],
-//!   F_k = (1/V) Σ_G ĥ G Σ_cd M_cd w_ck Im[e^{iG·x_k} ρ_d*],
-//!   W = (1/2V) Σ_G Q (ĥ 1 + 2 dĥ/d(G²) G G^T);
-//! - G = 0: E = ĥ(0)/(2V) Σ_cd M_cd W_c W_d with W_c = Σ_i w_ci, W = E 1.
+//! - reciprocal: E = ½ Σ_{G≠0} a Q(G), Q = Σ_cd M_cd Re[ρ_c ρ_d*],
+//!   F_k = Σ_G a G Σ_cd M_cd w_ck Im[e^{iG·x_k} ρ_d*],
+//!   W = ½ Σ_G Q (a 1 + 2 da/d(G²) G G^T) (a ∝ 1/V and G ∝ 1/L carry the strain dependence);
+//! - G = 0: E = (c₀/2) Σ_cd M_cd W_c W_d with W_c = Σ_i w_ci, W = E 1 (c₀ ∝ 1/V);
+//! - self: E = (c_self/2) Σ_i c_ii, strain-independent.
 //!
-//! Error bounds. Real space: atoms at least `d_min` apart own disjoint balls of radius d_min/2,
-//! which gives for any decreasing f the tail bound
-//! Σ_{|x|>R} f(|x|) ≤ (4π / v_ball) ∫_{R−d_min}^∞ f(t) (t + d_min/2)² dt, valid for every cell
-//! size (the per-pair lattice bound of the N×N path would need R larger than a supercell's
-//! diagonal). Reciprocal space: the lattice bound of [`super::bounds`] on the reciprocal
-//! lattice, with |ρ_c(G)| ≤ ‖w_c‖₁.
+//! Error bounds ([`super::bounds`]). Real space: the packing count (atoms at least d_min apart
+//! own disjoint balls), valid for every cell size, where the per-pair lattice count of the N×N
+//! path would need the large diagonal of a supercell. Reciprocal space: the reciprocal-lattice
+//! count, with |ρ_c(G)| ≤ ‖w_c‖₁.
 
 use rayon::prelude::*;
 
+use super::bounds::{real_space_tail, reciprocal_tail, solve_radius, LatticeCounting};
+use super::kernels::{reciprocal_vectors_within, InversePowerKernel, ReducedGeometry};
 use crate::cell::{Mat3, Vec3};
 use crate::error::{Error, Result};
 use crate::neighbors::NeighborList;
@@ -145,19 +141,20 @@ pub fn channel_sums(
             "complete lattice sums need a cell periodic along a, b and c".into(),
         ));
     }
-    let kernel = Kernel::new(power)?;
+    let reduced = ReducedGeometry::new(structure.lattice());
+    let kernel = InversePowerKernel::new(power, 1.0, reduced.volume)?;
     if !(tolerance > 0.0 && tolerance.is_finite()) {
         return Err(Error::InvalidInput(format!(
             "tolerance must be positive and finite, got {tolerance}"
         )));
     }
     let geometry = Geometry::new(structure, channels)?;
-    let split = choose_split(&kernel, &geometry, tolerance)?;
+    let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
     let mut acc = Accumulator::new(channels.count(), structure.len(), derivatives);
-    real_space(structure, &kernel, &split, channels, &mut acc)?;
-    reciprocal_space(structure, &kernel, &split, channels, &mut acc)?;
-    constant_terms(structure, &kernel, &split, channels, &mut acc);
-    let sums = acc.finish(channels, &split, &geometry);
+    real_space(structure, &split, channels, &mut acc)?;
+    reciprocal_space(structure, &reduced, &split, channels, &mut acc);
+    constant_terms(&split, channels, &mut acc);
+    let sums = acc.finish(channels, &split, structure.len());
     for (c, w) in channels.weights.iter().enumerate() {
         let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         if sums.phi_error_bound[c] > tolerance * max_w {
@@ -170,140 +167,17 @@ pub fn channel_sums(
     Ok(sums)
 }
 
-/// The Ewald pieces of |r|^-p.
-struct Kernel {
-    p: f64,
-    /// Γ(p/2).
-    gamma_half_p: f64,
-    /// (3 − p)/2, the order of the reciprocal-space incomplete gamma.
-    s: f64,
-}
-
-const PI_3_2: f64 = 5.568_327_996_831_708; // π^{3/2}
-
-impl Kernel {
-    fn new(p: f64) -> Result<Self> {
-        if !(p > 0.0 && p.is_finite()) {
-            return Err(Error::InvalidInput(format!(
-                "the power p must be > 0, got {p}"
-            )));
-        }
-        if (p - 3.0).abs() < 1e-9 {
-            return Err(Error::InvalidInput(
-                "p = 3 is a pole of the Epstein zeta function: the 1/r^3 lattice sum has no finite value".into(),
-            ));
-        }
-        Ok(Kernel {
-            p,
-            gamma_half_p: gamma(p / 2.0),
-            s: (3.0 - p) / 2.0,
-        })
-    }
-
-    /// Real-space term g(r) and g'(r).
-    fn real(&self, eta: f64, r: f64) -> (f64, f64) {
-        let y = eta * eta * r * r;
-        let e = (-y).exp();
-        let g = if self.p == 1.0 {
-            libm::erfc(eta * r) / r
-        } else {
-            upper_gamma(self.p / 2.0, y) / (self.gamma_half_p * r.powf(self.p))
-        };
-        let dg = -self.p * g / r - 2.0 * eta.powf(self.p) * e / (self.gamma_half_p * r);
-        (g, dg)
-    }
-
-    /// Reciprocal coefficient ĥ(G) and dĥ/d(G²) for G² = `g2` > 0.
-    fn reciprocal(&self, eta: f64, g2: f64) -> (f64, f64) {
-        let b = g2 / (4.0 * eta * eta);
-        let h = PI_3_2 / self.gamma_half_p * (g2 / 4.0).powf(-self.s) * upper_gamma(self.s, b);
-        let dh =
-            -(self.s * h + PI_3_2 * eta.powf(-2.0 * self.s) * (-b).exp() / self.gamma_half_p) / g2;
-        (h, dh)
-    }
-
-    /// ĥ(0): the G = 0 term (analytic continuation for p < 3).
-    fn zero(&self, eta: f64) -> f64 {
-        2.0 * PI_3_2 * eta.powf(self.p - 3.0) / ((self.p - 3.0) * self.gamma_half_p)
-    }
-
-    /// The k = 0 term of the long-range part at r = 0, removed for i = j.
-    fn self_term(&self, eta: f64) -> f64 {
-        2.0 * eta.powf(self.p) / (self.p * self.gamma_half_p)
-    }
-
-    /// Bound on ∫_a^∞ g(t) (t + δ)² dt, or +∞ when the bound does not apply.
-    fn real_tail(&self, eta: f64, a: f64, delta: f64) -> f64 {
-        let y = eta * eta * a * a;
-        let k = gamma_ratio_bound(self.p / 2.0, y);
-        eta.powf(self.p - 2.0) * k / self.gamma_half_p
-            * (1.0 + delta / a).powi(2)
-            * PI_SQRT
-            * libm::erfc(eta * a)
-            / (2.0 * eta)
-    }
-
-    /// Bound on ∫_a^∞ |ĥ(t)| (t + δ)² dt, or +∞ when the bound does not apply.
-    fn reciprocal_tail(&self, eta: f64, a: f64, delta: f64) -> f64 {
-        let b = a * a / (4.0 * eta * eta);
-        let k = gamma_ratio_bound(self.s, b);
-        4.0 * PI_3_2 * eta.powf(self.p - 1.0) * k / self.gamma_half_p
-            * (1.0 + delta / a).powi(2)
-            * PI_SQRT
-            * eta
-            * libm::erfc(a / (2.0 * eta))
-    }
-}
-
-const PI_SQRT: f64 = 1.772_453_850_905_516;
-
-/// K with Γ(s, y) ≤ K y^{s−1} e^{−y} for every y' ≥ y: 1 for s ≤ 1, y / (y − s + 1) for
-/// y > s − 1 (from t^{s−1} ≤ y^{s−1} e^{(s−1)(t−y)/y}), +∞ otherwise.
-fn gamma_ratio_bound(s: f64, y: f64) -> f64 {
-    if s <= 1.0 {
-        1.0
-    } else if y > s - 1.0 {
-        y / (y - s + 1.0)
-    } else {
-        f64::INFINITY
-    }
-}
-
-fn gamma(s: f64) -> f64 {
-    crate::math::gamma::gamma(s)
-}
-
-fn upper_gamma(s: f64, x: f64) -> f64 {
-    crate::math::gamma::upper_gamma(s, x)
-}
-
-/// What the split choice and the bounds need to know about the structure and the weights.
+/// What the split choice and the bounds need to know about the atoms and the weights.
 struct Geometry {
     n_atoms: usize,
-    volume: f64,
     /// Smallest distance between two atoms or an atom and its image.
     d_min: f64,
-    /// Longest diagonal of the reduced reciprocal cell.
-    reciprocal_diameter: f64,
     /// max_c ‖w_c‖₁ / max|w_c|: how many atoms effectively add up in reciprocal space.
     effective_count: f64,
 }
 
 impl Geometry {
     fn new(structure: &Structure, channels: &Channels) -> Result<Self> {
-        let n = structure.len();
-        let volume = structure.volume();
-        let d_min = min_distance(structure)?;
-        let reciprocal = crate::cell::Lattice::from_matrix(structure.lattice().reciprocal())?
-            .lll_reduced()
-            .0;
-        let rows: [Vec3; 3] = [0, 1, 2].map(|i| reciprocal.vector(i));
-        let mut diameter: f64 = 0.0;
-        for sb in [-1.0, 1.0] {
-            for sc in [-1.0, 1.0] {
-                diameter = diameter.max((rows[0] + rows[1] * sb + rows[2] * sc).norm());
-            }
-        }
         let effective_count = channels
             .weights
             .iter()
@@ -317,10 +191,8 @@ impl Geometry {
             })
             .fold(1.0, f64::max);
         Ok(Geometry {
-            n_atoms: n,
-            volume,
-            d_min,
-            reciprocal_diameter: diameter,
+            n_atoms: structure.len(),
+            d_min: min_distance(structure)?,
             effective_count,
         })
     }
@@ -343,14 +215,14 @@ fn min_distance(structure: &Structure) -> Result<f64> {
     }
 }
 
-/// Splitting parameter and cutoffs, with the tail bounds they achieve.
+/// Splitting parameter (inside the kernel) and cutoffs, with the tail bounds they achieve.
 struct Split {
-    eta: f64,
+    kernel: InversePowerKernel,
     r_cut: f64,
     g_cut: f64,
-    /// Bound on Σ over atom images beyond r_cut of g (per unit weight).
+    /// Bound on Σ of g over atom images beyond r_cut (per unit weight).
     real_tail: f64,
-    /// Bound on (1/V) Σ_{|G| > g_cut} |ĥ(G)| (per unit of ‖w‖₁).
+    /// Bound on Σ_{|G| > g_cut} a(G) (per unit of ‖w‖₁).
     reciprocal_tail: f64,
 }
 
@@ -360,52 +232,40 @@ struct Split {
 const REAL_TERM_COST: f64 = 50.0;
 const RECIPROCAL_TERM_COST: f64 = 1.0;
 
-fn choose_split(kernel: &Kernel, geo: &Geometry, tolerance: f64) -> Result<Split> {
-    let v_ball = 4.0 / 3.0 * std::f64::consts::PI * (geo.d_min / 2.0).powi(3);
-    // 10% of the tolerance is left for rounding errors.
+/// The cheapest η (on a log grid around the classic optimum) whose cutoffs meet the tolerance:
+/// 45 % of it for each tail, 10 % left for rounding.
+fn choose_split(
+    base: &InversePowerKernel,
+    reduced: &ReducedGeometry,
+    geo: &Geometry,
+    tolerance: f64,
+) -> Result<Split> {
+    let packing = LatticeCounting::packing(geo.d_min);
     let real_target = 0.45 * tolerance;
     let recip_target = 0.45 * tolerance / geo.effective_count;
-    let real_tail = |eta: f64, r: f64| {
-        let a = r - geo.d_min;
-        if a <= 0.0 {
-            return f64::INFINITY;
-        }
-        4.0 * std::f64::consts::PI / v_ball * kernel.real_tail(eta, a, geo.d_min / 2.0)
-    };
-    let v_star = 8.0 * std::f64::consts::PI.powi(3) / geo.volume;
-    let recip_tail = |eta: f64, g: f64| {
-        let a = g - geo.reciprocal_diameter;
-        if a <= 0.0 {
-            return f64::INFINITY;
-        }
-        4.0 * std::f64::consts::PI / v_star / geo.volume
-            * kernel.reciprocal_tail(eta, a, geo.reciprocal_diameter / 2.0)
-    };
-    let density = geo.n_atoms as f64 / geo.volume;
-    let eta0 = std::f64::consts::PI.sqrt() * (density / geo.volume).powf(1.0 / 6.0);
+    let density = geo.n_atoms as f64 / reduced.volume;
+    let eta0 = std::f64::consts::PI.sqrt() * (density / reduced.volume).powf(1.0 / 6.0);
     let mut best: Option<(f64, Split)> = None;
     for step in 0..=60 {
-        let eta = eta0 * 10f64.powf(-1.5 + 3.0 * step as f64 / 60.0);
+        let kernel = base.with_eta(eta0 * 10f64.powf(-1.5 + 3.0 * step as f64 / 60.0));
+        let real = |r: f64| real_space_tail(&kernel, &packing, r);
+        let recip = |g: f64| reciprocal_tail(&kernel, reduced, g);
         let (Some(r_cut), Some(g_cut)) = (
-            smallest_radius(|r| real_tail(eta, r), real_target, geo.d_min),
-            smallest_radius(
-                |g| recip_tail(eta, g),
-                recip_target,
-                geo.reciprocal_diameter,
-            ),
+            solve_radius(real, real_target, geo.d_min),
+            solve_radius(recip, recip_target, reduced.reciprocal_diameter),
         ) else {
             continue;
         };
         let real_terms = 4.0 / 3.0 * std::f64::consts::PI * r_cut.powi(3) * density;
-        let recip_terms = g_cut.powi(3) * geo.volume / (6.0 * std::f64::consts::PI.powi(2));
+        let recip_terms = g_cut.powi(3) * reduced.volume / (6.0 * std::f64::consts::PI.powi(2));
         let cost = REAL_TERM_COST * real_terms + RECIPROCAL_TERM_COST * recip_terms;
         if best.as_ref().is_none_or(|(c, _)| cost < *c) {
             let split = Split {
-                eta,
+                kernel,
                 r_cut,
                 g_cut,
-                real_tail: real_tail(eta, r_cut),
-                reciprocal_tail: recip_tail(eta, g_cut),
+                real_tail: real(r_cut),
+                reciprocal_tail: recip(g_cut),
             };
             best = Some((cost, split));
         }
@@ -415,31 +275,6 @@ fn choose_split(kernel: &Kernel, geo: &Geometry, tolerance: f64) -> Result<Split
             "no Ewald split reaches {tolerance:e}; the smallest reachable tolerance is about 1e-15 of the sum"
         ))
     })
-}
-
-/// Smallest x > `start` with tail(x) <= target, by doubling then bisection; `None` if even very
-/// large x does not reach the target.
-fn smallest_radius(tail: impl Fn(f64) -> f64, target: f64, start: f64) -> Option<f64> {
-    let mut hi = start.max(1e-300) * 2.0;
-    for _ in 0..200 {
-        if tail(hi) <= target {
-            break;
-        }
-        hi *= 1.5;
-    }
-    if tail(hi) > target {
-        return None;
-    }
-    let mut lo = start;
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if tail(mid) <= target {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    Some(hi)
 }
 
 /// Running sums of φ, forces and virial, plus Σ|term| for the rounding bound.
@@ -468,9 +303,8 @@ impl Accumulator {
         }
     }
 
-    fn finish(self, channels: &Channels, split: &Split, geo: &Geometry) -> ChannelSums {
+    fn finish(self, channels: &Channels, split: &Split, n: usize) -> ChannelSums {
         let nc = channels.count();
-        let n = geo.n_atoms;
         let max_w: Vec<f64> = channels
             .weights
             .iter()
@@ -522,7 +356,6 @@ impl Accumulator {
 /// Real-space terms over every atom image within r_cut, in parallel over atoms.
 fn real_space(
     structure: &Structure,
-    kernel: &Kernel,
     split: &Split,
     channels: &Channels,
     acc: &mut Accumulator,
@@ -547,7 +380,7 @@ fn real_space(
             };
             for pair in list.pairs_of(i) {
                 let (j, r_vec, r) = (pair.j, pair.r, pair.distance);
-                let (g, dg) = kernel.real(split.eta, r);
+                let (g, dg) = split.kernel.real_term_and_derivative(r);
                 for c in 0..nc {
                     let t = channels.weights[c][j] * g;
                     out.phi[c] += t;
@@ -577,29 +410,6 @@ fn real_space(
         acc.virial += sums.virial;
     }
     Ok(())
-}
-
-/// Reciprocal vectors of one half-space (G and −G contribute equally) with 0 < |G| <= g_cut,
-/// as integer indices on the reduced reciprocal basis.
-fn half_space_vectors(reciprocal: &Mat3, g_cut: f64) -> Result<(Vec<[i32; 3]>, [i32; 3])> {
-    let widths = crate::cell::Lattice::from_matrix(*reciprocal)?.face_distances();
-    let n_max = widths.map(|w| (g_cut / w).floor() as i32);
-    let mut out = Vec::new();
-    for a in 0..=n_max[0] {
-        for b in -n_max[1]..=n_max[1] {
-            for c in -n_max[2]..=n_max[2] {
-                let positive = a > 0 || b > 0 || (b == 0 && c > 0);
-                if !positive {
-                    continue;
-                }
-                let g = reciprocal.tr_mul(&Vec3::new(a as f64, b as f64, c as f64));
-                if g.norm_squared() <= g_cut * g_cut {
-                    out.push([a, b, c]);
-                }
-            }
-        }
-    }
-    Ok((out, n_max))
 }
 
 /// Phase factors e^{i n b_m·x_i} for every basis vector m, power n in [−n_max_m, n_max_m] and
@@ -650,21 +460,19 @@ impl Phases {
 /// Reciprocal-space terms through structure factors, in parallel over G vectors.
 fn reciprocal_space(
     structure: &Structure,
-    kernel: &Kernel,
+    reduced: &ReducedGeometry,
     split: &Split,
     channels: &Channels,
     acc: &mut Accumulator,
-) -> Result<()> {
-    let reciprocal = crate::cell::Lattice::from_matrix(structure.lattice().reciprocal())?
-        .lll_reduced()
-        .0;
-    let basis = *reciprocal.matrix();
-    let (vectors, n_max) = half_space_vectors(&basis, split.g_cut)?;
-    let phases = Phases::new(&basis, structure.positions(), n_max);
+) {
+    // One of each ±G: both contribute equally, hence the factor 2 below.
+    let vectors = reciprocal_vectors_within(reduced, split.g_cut);
+    let n_max = [0, 1, 2].map(|m| vectors.iter().map(|g| g.index[m].abs()).max().unwrap_or(0));
+    let phases = Phases::new(&reduced.reciprocal, structure.positions(), n_max);
     let n = structure.len();
     let nc = channels.count();
-    let volume = structure.volume();
     let derivatives = acc.derivatives;
+    let kernel = &split.kernel;
     // u_dk = Σ_c M_cd w_ck: what multiplies Im[z_k ρ_d*] in the force.
     let u: Vec<Vec<f64>> = (0..nc)
         .map(|d| {
@@ -686,19 +494,15 @@ fn reciprocal_space(
             let mut zr = vec![0.0; n];
             let mut zi = vec![0.0; n];
             let mut rho = vec![(0.0, 0.0); nc];
-            for &g_idx in chunk {
-                let g = basis.tr_mul(&Vec3::new(
-                    g_idx[0] as f64,
-                    g_idx[1] as f64,
-                    g_idx[2] as f64,
-                ));
-                let (h, dh) = kernel.reciprocal(split.eta, g.norm_squared());
-                phases.fill(g_idx, &mut zr, &mut zi);
+            for point in chunk {
+                let g = point.cart;
+                let a = kernel.recip_coeff(g.norm_squared());
+                phases.fill(point.index, &mut zr, &mut zi);
                 for (c, r) in rho.iter_mut().enumerate() {
                     let w = &channels.weights[c];
                     *r = (0..n).fold((0.0, 0.0), |(a, b), i| (a + w[i] * zr[i], b + w[i] * zi[i]));
                 }
-                let factor = 2.0 * h / volume;
+                let factor = 2.0 * a;
                 local.structure_factor_rounding += factor.abs();
                 for (c, &(pr, pi)) in rho.iter().enumerate() {
                     let (phi, abs_phi) = (&mut local.phi[c], &mut local.abs_phi[c]);
@@ -721,8 +525,8 @@ fn reciprocal_space(
                             q += channels.m(c, d) * (rho[c].0 * rho[d].0 + rho[c].1 * rho[d].1);
                         }
                     }
-                    local.virial +=
-                        (Mat3::identity() * h + g * g.transpose() * (2.0 * dh)) * (q / volume);
+                    let da = kernel.recip_coeff_derivative(g.norm_squared());
+                    local.virial += (Mat3::identity() * a + g * g.transpose() * (2.0 * da)) * q;
                 }
             }
             local
@@ -734,32 +538,22 @@ fn reciprocal_space(
         total.structure_factor_rounding * rho_error / (1.0 - rho_error);
     acc.chain += CHUNK + vectors.len().div_ceil(CHUNK);
     acc.absorb(total);
-    Ok(())
 }
 
 /// The G = 0 term and the removal of the k = 0 self term.
-fn constant_terms(
-    structure: &Structure,
-    kernel: &Kernel,
-    split: &Split,
-    channels: &Channels,
-    acc: &mut Accumulator,
-) {
-    let volume = structure.volume();
-    let zero = kernel.zero(split.eta) / volume;
-    let self_term = kernel.self_term(split.eta);
+fn constant_terms(split: &Split, channels: &Channels, acc: &mut Accumulator) {
+    let zero = split.kernel.g0_constant();
+    let self_term = split.kernel.self_constant();
+    let totals: Vec<f64> = channels.weights.iter().map(|w| w.iter().sum()).collect();
     let mut e0 = 0.0;
-    for c in 0..channels.count() {
-        let total: f64 = channels.weights[c].iter().sum();
-        for (i, phi) in acc.phi[c].iter_mut().enumerate() {
-            *phi += zero * total - self_term * channels.weights[c][i];
+    for (c, w) in channels.weights.iter().enumerate() {
+        for (i, (phi, abs)) in acc.phi[c].iter_mut().zip(&mut acc.abs_phi[c]).enumerate() {
+            let t = (zero * totals[c], self_term * w[i]);
+            *phi += t.0 + t.1;
+            *abs += t.0.abs() + t.1.abs();
         }
-        for (i, a) in acc.abs_phi[c].iter_mut().enumerate() {
-            *a += (zero * total).abs() + (self_term * channels.weights[c][i]).abs();
-        }
-        for d in 0..channels.count() {
-            let total_d: f64 = channels.weights[d].iter().sum();
-            e0 += 0.5 * zero * channels.m(c, d) * total * total_d;
+        for (d, total_d) in totals.iter().enumerate() {
+            e0 += 0.5 * zero * channels.m(c, d) * totals[c] * total_d;
         }
     }
     if acc.derivatives {
@@ -1012,7 +806,7 @@ mod tests {
         let (s, ch) = rattled();
         let msg = |r: Result<ChannelSums>| r.unwrap_err().to_string();
         assert!(msg(channel_sums(&s, 3.0, &ch, 1e-8, false)).contains("pole"));
-        assert!(msg(channel_sums(&s, -1.0, &ch, 1e-8, false)).contains("p must be > 0"));
+        assert!(msg(channel_sums(&s, -1.0, &ch, 1e-8, false)).contains("must be finite and > 0"));
         assert!(msg(channel_sums(&s, 1.0, &ch, 0.0, false)).contains("tolerance"));
         assert!(msg(channel_sums(&s, 1.0, &ch, 1e-17, false)).contains("rounding alone"));
         let short = Channels::single(vec![1.0; 3], 1.0);

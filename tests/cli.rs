@@ -1,0 +1,104 @@
+//! The `crystalpot` binary end to end: JSON shapes, agreement with the library, error exits.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn crystalpot(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_crystalpot"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the crystalpot binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn potentials_json_has_every_matrix_with_its_bound() {
+    let (ok, stdout, stderr) = crystalpot(&[
+        "potentials",
+        "tests/data/NaCl.cif",
+        "--json",
+        "--tol",
+        "1e-11",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["structure"]["formula"], "Na4Cl4");
+    for kind in ["coulomb", "london", "pauli"] {
+        let m = v[kind]["matrix"].as_array().unwrap();
+        assert_eq!(m.len(), 8);
+        assert!(m.iter().all(|row| row.as_array().unwrap().len() == 8));
+        let bound = v[kind]["error_bound"].as_f64().unwrap();
+        assert!(bound > 0.0 && bound <= 1e-11, "{kind}: {bound}");
+    }
+    // Madelung energy from the printed Coulomb matrix: E = ½ Σ q_i q_j S_ij.
+    let q = [1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0];
+    let m = v["coulomb"]["matrix"].as_array().unwrap();
+    let mut e = 0.0;
+    for (i, row) in m.iter().enumerate() {
+        for (j, x) in row.as_array().unwrap().iter().enumerate() {
+            e += 0.5 * q[i] * q[j] * x.as_f64().unwrap();
+        }
+    }
+    let madelung = -(e / 4.0) * 2.82;
+    assert!(
+        (madelung / 1.747564594633182 - 1.0).abs() < 1e-10,
+        "{madelung}"
+    );
+}
+
+#[test]
+fn potnet_mode_has_no_bound() {
+    let (ok, stdout, stderr) = crystalpot(&[
+        "potentials",
+        "tests/data/NaCl.cif",
+        "--mode",
+        "potnet",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["mode"], "potnet");
+    assert!(v["coulomb"]["error_bound"].is_null());
+}
+
+#[test]
+fn energy_json_reports_energy_forces_and_stress() {
+    let (ok, stdout, stderr) = crystalpot(&[
+        "energy",
+        "--model",
+        "models/nacl-rigid-ion.json",
+        "tests/data/NaCl.cif",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let energy = v["energy"].as_f64().unwrap();
+    assert!((-33.0..-31.0).contains(&energy), "{energy}");
+    assert_eq!(v["forces"].as_array().unwrap().len(), 8);
+    assert_eq!(v["stress"].as_array().unwrap().len(), 3);
+    assert_eq!(v["units"]["stress"], "eV/Å^3");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_message() {
+    let (ok, _, stderr) = crystalpot(&[
+        "energy",
+        "--model",
+        "models/missing.json",
+        "tests/data/NaCl.cif",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("models/missing.json"), "{stderr}");
+    let (ok, _, stderr) = crystalpot(&["potentials", "Cargo.toml"]);
+    assert!(!ok);
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    let (ok, _, stderr) = crystalpot(&["potentials", "tests/data/NaCl.cif", "--tol=-1"]);
+    assert!(!ok);
+    assert!(stderr.contains("tol"), "{stderr}");
+}
