@@ -2,23 +2,11 @@
 //! `CRYSTALPOT_DATA` points at the data folder; the default is `../shared/data` relative to
 //! the crate root. A missing folder fails the tests: they must not pass by skipping.
 
-use std::path::PathBuf;
+mod common;
 
+use common::data_dir;
 use crystalpot::io::{cif, extxyz, poscar, read_structures};
 use crystalpot::Structure;
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("CRYSTALPOT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    assert!(
-        dir.is_dir(),
-        "data folder {} not found: set CRYSTALPOT_DATA to the folder holding perov5/, mlearn/ \
-         and ionic/",
-        dir.display()
-    );
-    dir
-}
 
 /// Minimal RFC 4180 reader: comma-separated fields, `"…"` quoting with `""` escapes and
 /// newlines inside quotes (the perov5 `cif` column spans many lines). Returns the header

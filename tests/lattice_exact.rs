@@ -1,60 +1,11 @@
 //! Data-driven checks of the exact lattice sums against the shared fixtures
 //! (`$CRYSTALPOT_DATA/fixtures/lattice_sums.json`, default `../shared/data`).
 
-use std::path::PathBuf;
+mod common;
 
+use common::{floats, structure};
 use crystalpot::lattice::{pair_matrices, Potential, Tolerance};
 use crystalpot::{Lattice, Structure, Vec3};
-use serde_json::Value;
-
-fn fixtures() -> Value {
-    let dir = std::env::var_os("CRYSTALPOT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = dir.join("fixtures/lattice_sums.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "fixture {} is missing ({e}); set CRYSTALPOT_DATA to the shared data directory",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("lattice_sums.json is valid JSON")
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn structure(s: &Value) -> Structure {
-    let rows: Vec<Vec<f64>> = s["lattice"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(floats)
-        .collect();
-    let lattice =
-        Lattice::from_rows([0, 1, 2].map(|i| [rows[i][0], rows[i][1], rows[i][2]])).unwrap();
-    let positions = s["cart_coords"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let c = floats(c);
-            Vec3::new(c[0], c[1], c[2])
-        })
-        .collect();
-    let numbers = s["species"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|z| z.as_u64().unwrap() as u8)
-        .collect();
-    Structure::new(lattice, numbers, positions, [true; 3]).unwrap()
-}
 
 const POTENTIALS: [Potential; 3] = [
     Potential::InversePower(1.0),
@@ -67,7 +18,7 @@ const POTENTIALS: [Potential; 3] = [
 
 #[test]
 fn all_fixture_sums_agree_within_the_bound() {
-    let data = fixtures();
+    let data = common::fixture("lattice_sums.json");
     let structures = data["structures"].as_array().unwrap();
     assert_eq!(structures.len(), 25);
     let mut worst_ratio: f64 = 0.0;
@@ -101,7 +52,7 @@ fn all_fixture_sums_agree_within_the_bound() {
 
 #[test]
 fn madelung_constants_of_the_fixture_ionic_cells() {
-    let data = fixtures();
+    let data = common::fixture("lattice_sums.json");
     let expected = [
         ("NaCl_rocksalt_conventional", 1.747564594633182),
         ("CsCl_B2", 1.762674773070989),

@@ -1,59 +1,9 @@
 //! PotNet-mode lattice sums against the reference outputs in `fixtures/lattice_sums.json`.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{floats, structure};
 use crystalpot::lattice::potnet::{potnet_sums, PotnetSettings};
-use crystalpot::{Lattice, Structure, Vec3};
-use serde_json::Value;
-
-fn fixtures() -> Value {
-    let data = std::env::var_os("CRYSTALPOT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = data.join("fixtures/lattice_sums.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); set CRYSTALPOT_DATA to the shared data directory",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).expect("lattice_sums.json is valid JSON")
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
-
-fn structure(s: &Value) -> Structure {
-    let rows: Vec<Vec<f64>> = s["lattice"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(floats)
-        .collect();
-    let lattice = Lattice::from_rows([0, 1, 2].map(|i| [rows[i][0], rows[i][1], rows[i][2]]))
-        .expect("valid lattice");
-    let positions = s["cart_coords"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let p = floats(p);
-            Vec3::new(p[0], p[1], p[2])
-        })
-        .collect();
-    let species = s["species"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|z| z.as_u64().unwrap() as u8)
-        .collect();
-    Structure::new(lattice, species, positions, [true; 3]).expect("valid structure")
-}
 
 /// (max per-entry relative error, max absolute error / max |reference|, max absolute error).
 fn deviation(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
@@ -74,7 +24,7 @@ const PAULI_ALLOWANCE: f64 = 1.2e-8;
 
 #[test]
 fn faithful_sums_match_the_reference() {
-    let data = fixtures();
+    let data = common::fixture("lattice_sums.json");
     let settings = PotnetSettings::default();
     let mut worst = [(0.0f64, 0.0f64, 0.0f64); 3];
     for s in data["structures"].as_array().unwrap() {
@@ -113,7 +63,7 @@ fn faithful_sums_match_the_reference() {
 
 #[test]
 fn large_r_converges_to_the_exact_sums() {
-    let data = fixtures();
+    let data = common::fixture("lattice_sums.json");
     let mut worst = [(0.0f64, 0.0f64, 0.0f64); 3];
     for s in data["structures"].as_array().unwrap() {
         // R = 12 leaves < 1e-13 of truncation error on every structure of the set.

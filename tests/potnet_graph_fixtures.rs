@@ -1,59 +1,11 @@
 //! The PotNet local graph against the reference fixtures (jarvis-tools 2022.9.16 edges):
 //! same edges, same order, same vectors and the same float32 lengths for every structure.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{fixture as load, floats as f64s, indices as usizes, structure, vec3s};
 use crystalpot::neighbors::potnet_graph;
-use crystalpot::{Lattice, Structure, Vec3};
-use serde_json::Value;
-
-/// `$CRYSTALPOT_DATA/fixtures/<name>`, default data directory `../shared/data`. A missing file
-/// fails the test: silently skipping would hide a broken set-up.
-fn load(name: &str) -> Value {
-    let dir = std::env::var_os("CRYSTALPOT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
-    let path = dir.join("fixtures").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "fixture {} not readable ({e}); set CRYSTALPOT_DATA to the shared data directory",
-            path.display()
-        )
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_u64().expect("index") as usize)
-        .collect()
-}
-
-fn vec3s(v: &Value) -> Vec<Vec3> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|row| Vec3::from_vec(f64s(row)))
-        .collect()
-}
-
-fn structure(s: &Value) -> Structure {
-    let rows = vec3s(&s["lattice"]);
-    let lattice =
-        Lattice::from_rows([0, 1, 2].map(|r| [rows[r].x, rows[r].y, rows[r].z])).expect("lattice");
-    let numbers = usizes(&s["species"]).into_iter().map(|z| z as u8).collect();
-    Structure::new(lattice, numbers, vec3s(&s["cart_coords"]), [true; 3]).expect("structure")
-}
+use crystalpot::Vec3;
 
 #[test]
 fn local_edges_match_reference_in_order() {
