@@ -67,6 +67,40 @@ pub struct NeighborList {
     offsets: Vec<usize>,
 }
 
+/// The neighbours of one atom at a time, from the same cell lists as [`NeighborList`]: for
+/// loops over large systems whose complete list would not fit in memory (10⁴ atoms at 20 Å
+/// is ~2·10⁷ pairs).
+pub struct NeighborSearch<'a> {
+    structure: &'a Structure,
+    grid: BinGrid,
+    cutoff: f64,
+    kind: ListKind,
+}
+
+impl<'a> NeighborSearch<'a> {
+    /// Prepares the search; fails on a cutoff that is not a positive finite length.
+    pub fn new(structure: &'a Structure, cutoff: f64, kind: ListKind) -> Result<Self> {
+        if !cutoff.is_finite() || cutoff <= 0.0 {
+            return Err(Error::InvalidInput(format!(
+                "neighbour cutoff must be a positive finite length in Å, got {cutoff}"
+            )));
+        }
+        Ok(NeighborSearch {
+            structure,
+            grid: BinGrid::new(structure, cutoff)?,
+            cutoff,
+            kind,
+        })
+    }
+
+    /// The pairs whose centre atom is `i`, sorted by (j, shift), as [`NeighborList::pairs_of`]
+    /// would give them.
+    pub fn pairs_of(&self, i: usize) -> Result<Vec<Pair>> {
+        self.grid
+            .pairs_of(self.structure, i, self.cutoff, self.kind)
+    }
+}
+
 impl NeighborList {
     /// Full list (both directions) of every pair with 0 < |r| <= `cutoff` (Å).
     pub fn build(structure: &Structure, cutoff: f64) -> Result<NeighborList> {
@@ -75,16 +109,11 @@ impl NeighborList {
 
     /// Like [`NeighborList::build`], choosing a full or half list.
     pub fn build_with(structure: &Structure, cutoff: f64, kind: ListKind) -> Result<NeighborList> {
-        if !cutoff.is_finite() || cutoff <= 0.0 {
-            return Err(Error::InvalidInput(format!(
-                "neighbour cutoff must be a positive finite length in Å, got {cutoff}"
-            )));
-        }
-        let grid = BinGrid::new(structure, cutoff)?;
+        let search = NeighborSearch::new(structure, cutoff, kind)?;
         let n = structure.len();
         let per_atom: Vec<Vec<Pair>> = (0..n)
             .into_par_iter()
-            .map(|i| grid.pairs_of(structure, i, cutoff, kind))
+            .map(|i| search.pairs_of(i))
             .collect::<Result<_>>()?;
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
