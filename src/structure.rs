@@ -185,48 +185,6 @@ impl Structure {
         Structure::new(lattice, numbers, positions, self.pbc)
     }
 
-    /// Smallest distance between two distinct atoms, or between an atom and its own periodic
-    /// image, together with the atom pair. O(N² · 27) on the reduced basis: used for input
-    /// validation, not in hot paths.
-    pub fn min_distance(&self) -> (f64, usize, usize) {
-        let reduced = self.lattice.lll_reduced().0;
-        let range = |k: usize| if self.pbc[k] { -1i32..=1 } else { 0..=0 };
-        let mut shifts = Vec::new();
-        for a in range(0) {
-            for b in range(1) {
-                for c in range(2) {
-                    shifts.push(reduced.to_cartesian(&Vec3::new(a as f64, b as f64, c as f64)));
-                }
-            }
-        }
-        let mut best = (f64::INFINITY, 0, 0);
-        for i in 0..self.len() {
-            for j in i..self.len() {
-                let d = self.positions[j] - self.positions[i];
-                for s in &shifts {
-                    let r = (d + s).norm();
-                    if (i != j || r > 0.0) && r < best.0 {
-                        best = (r, i, j);
-                    }
-                }
-            }
-        }
-        best
-    }
-
-    /// Fails when two atoms (or an atom and its image) are closer than `threshold` Å.
-    pub fn check_min_distance(&self, threshold: f64) -> Result<()> {
-        let (d, i, j) = self.min_distance();
-        if d < threshold {
-            return Err(Error::InvalidStructure(format!(
-                "atoms {i} ({}) and {j} ({}) are {d:.4} Å apart, closer than {threshold} Å",
-                elements::symbol(self.numbers[i]).unwrap_or("?"),
-                elements::symbol(self.numbers[j]).unwrap_or("?"),
-            )));
-        }
-        Ok(())
-    }
-
     /// A human-readable chemical formula in order of first appearance, e.g. "Na4Cl4".
     pub fn formula(&self) -> String {
         let mut counts: Vec<(u8, usize)> = Vec::new();
@@ -287,16 +245,6 @@ pub(crate) mod tests {
         let left = Lattice::from_rows([[0.0, 3.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 3.0]]).unwrap();
         let err = Structure::new(left, vec![1], vec![Vec3::zeros()], [true; 3]).unwrap_err();
         assert!(err.to_string().contains("left-handed"));
-        let err = Structure::new(
-            l,
-            vec![1, 1],
-            vec![Vec3::zeros(), Vec3::new(0.1, 0.0, 0.0)],
-            [true; 3],
-        )
-        .unwrap()
-        .check_min_distance(0.5)
-        .unwrap_err();
-        assert!(err.to_string().contains("0.1000 Å apart"), "{err}");
     }
 
     #[test]
@@ -306,8 +254,6 @@ pub(crate) mod tests {
         let sc = s.supercell([2, 1, 3]).unwrap();
         assert_eq!(sc.len(), 48);
         assert!((sc.volume() - 6.0 * s.volume()).abs() < 1e-9);
-        let (d, _, _) = sc.min_distance();
-        assert!((d - 2.82).abs() < 1e-12);
         let shifted = Structure::new(
             *s.lattice(),
             s.numbers().to_vec(),

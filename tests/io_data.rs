@@ -63,7 +63,9 @@ fn perov5_val_cifs_have_five_atoms() {
         let structures = cif::parse_cif_str(&row[col], &name).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(structures.len(), 1, "{name}");
         assert_eq!(structures[0].len(), 5, "{name}");
-        let (d, _, _) = structures[0].min_distance();
+        let (d, _, _) = crystalpot::neighbors::min_distance(&structures[0])
+            .unwrap()
+            .unwrap();
         assert!(d > 0.5, "{name}: atoms {d} Å apart");
     }
 }

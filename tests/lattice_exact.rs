@@ -133,7 +133,7 @@ mod random_cells {
                 continue;
             };
             let spacing = (s.volume() / n as f64).cbrt();
-            if s.min_distance().0
+            if crystalpot::neighbors::min_distance(&s).unwrap().unwrap().0
                 > 0.3 * spacing.min(lengths.iter().copied().fold(f64::INFINITY, f64::min))
             {
                 return s;

@@ -15,7 +15,7 @@ use crystalpot::{io, Result, Structure};
 pub fn read_structures(path: &Path, min_distance: f64) -> Result<Vec<Structure>> {
     let structures = io::read_structures(path)?;
     for s in &structures {
-        s.check_min_distance(min_distance)
+        crystalpot::neighbors::check_min_distance(s, min_distance)
             .map_err(|e| crystalpot::Error::InvalidStructure(format!("{}: {e}", path.display())))?;
     }
     Ok(structures)

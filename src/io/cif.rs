@@ -713,7 +713,7 @@ mod tests {
         let s = &parse_cif_str(&rocksalt_fm3m(), "x.cif").unwrap()[0];
         assert_eq!(s.len(), 8);
         assert_eq!(s.formula(), "Na4Cl4");
-        let (d, _, _) = s.min_distance();
+        let (d, _, _) = crate::neighbors::min_distance(s).unwrap().unwrap();
         assert!((d - 5.6402 / 2.0).abs() < 1e-9, "{d}");
         assert!((s.volume() - 5.6402f64.powi(3)).abs() < 1e-9);
     }
@@ -728,7 +728,7 @@ mod tests {
             _atom_site_fract_z\nS1 0.3333 0.6667 0.25\nO1 0.1 0.2 0.3\n";
         let s = &parse_cif_str(text, "x.cif").unwrap()[0];
         assert_eq!(s.numbers(), &[16, 8, 8, 8]);
-        assert!(s.min_distance().0 > 1.0);
+        assert!(crate::neighbors::min_distance(s).unwrap().unwrap().0 > 1.0);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::bounds::{real_space_tail, reciprocal_tail, solve_radius, LatticeCount
 use super::kernels::{reciprocal_vectors_within, InversePowerKernel, ReducedGeometry};
 use crate::cell::{Mat3, Vec3};
 use crate::error::{Error, Result};
-use crate::neighbors::{ListKind, NeighborList, NeighborSearch};
+use crate::neighbors::{ListKind, NeighborSearch};
 use crate::structure::Structure;
 
 /// Weight channels and their symmetric coupling matrix.
@@ -192,26 +192,11 @@ impl Geometry {
             .fold(1.0, f64::max);
         Ok(Geometry {
             n_atoms: structure.len(),
-            d_min: min_distance(structure)?,
+            d_min: crate::neighbors::min_distance(structure)?
+                .map(|(d, _, _)| d)
+                .ok_or_else(|| Error::InvalidStructure("no periodic neighbours".into()))?,
             effective_count,
         })
-    }
-}
-
-/// Smallest interatomic distance over periodic images, from a short neighbour list: a packing
-/// argument guarantees a neighbour within 1.2 (V/N)^{1/3}.
-fn min_distance(structure: &Structure) -> Result<f64> {
-    let mut probe = 1.2 * (structure.volume() / structure.len() as f64).cbrt();
-    loop {
-        let list = NeighborList::build(structure, probe)?;
-        if let Some(p) = list
-            .pairs()
-            .iter()
-            .min_by(|a, b| a.distance.total_cmp(&b.distance))
-        {
-            return Ok(p.distance);
-        }
-        probe *= 2.0;
     }
 }
 
@@ -757,7 +742,7 @@ mod tests {
         let (s, ch) = rattled();
         let sums = channel_sums(&s, 6.0, &ch, 1e-12, false).unwrap();
         // Direct sum over images within 60 Å plus a rigorous bound on the rest.
-        let list = NeighborList::build(&s, 60.0).unwrap();
+        let list = crate::neighbors::NeighborList::build(&s, 60.0).unwrap();
         for i in [0, 5] {
             let direct: f64 = list
                 .pairs_of(i)

@@ -292,7 +292,9 @@ impl PhysicsModel {
         }
         let a_max = active.iter().map(|p| p.a.abs()).fold(0.0, f64::max);
         let rho_max = active.iter().map(|p| p.rho).fold(0.0, f64::max);
-        let d = structure.min_distance().0;
+        let Some((d, _, _)) = crate::neighbors::min_distance(structure)? else {
+            return Err(Error::InvalidStructure("no periodic neighbours".into()));
+        };
         let v_ball = 4.0 / 3.0 * std::f64::consts::PI * (d / 2.0).powi(3);
         let tail = |r: f64| {
             let (a, delta) = (r - d, d / 2.0);

@@ -101,6 +101,41 @@ impl<'a> NeighborSearch<'a> {
     }
 }
 
+/// Smallest distance between two atoms, or between an atom and one of its periodic images,
+/// with the atom pair; `None` for a single atom in a non-periodic cell. Searches a cutoff that
+/// a packing argument says must hold a neighbour (1.2 (V/N)^{1/3}), doubling it if needed.
+pub fn min_distance(structure: &Structure) -> Result<Option<(f64, usize, usize)>> {
+    let mut probe = 1.2 * (structure.volume() / structure.len() as f64).cbrt();
+    for _ in 0..64 {
+        let list = NeighborList::build(structure, probe)?;
+        if let Some(p) = list
+            .pairs()
+            .iter()
+            .min_by(|a, b| a.distance.total_cmp(&b.distance))
+        {
+            return Ok(Some((p.distance, p.i, p.j)));
+        }
+        probe *= 2.0;
+    }
+    Ok(None)
+}
+
+/// Fails when two atoms (or an atom and an image) are closer than `threshold` Å: such
+/// structures are almost always broken input, and pair potentials diverge there.
+pub fn check_min_distance(structure: &Structure, threshold: f64) -> Result<()> {
+    if let Some((d, i, j)) = min_distance(structure)? {
+        if d < threshold {
+            let symbol = |k: usize| crate::elements::symbol(structure.numbers()[k]).unwrap_or("?");
+            return Err(Error::InvalidStructure(format!(
+                "atoms {i} ({}) and {j} ({}) are {d:.4} Å apart, closer than {threshold} Å",
+                symbol(i),
+                symbol(j),
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl NeighborList {
     /// Full list (both directions) of every pair with 0 < |r| <= `cutoff` (Å).
     pub fn build(structure: &Structure, cutoff: f64) -> Result<NeighborList> {

@@ -193,3 +193,26 @@ fn rejects_atoms_absurdly_far_from_the_cell() {
     let err = NeighborList::build(&s, 2.0).unwrap_err();
     assert!(err.to_string().contains("cells away"), "{err}");
 }
+
+#[test]
+fn min_distance_finds_the_closest_pair_and_checks_name_it() {
+    let s = crate::structure::tests::rocksalt(5.64)
+        .supercell([2, 1, 3])
+        .unwrap();
+    let (d, _, _) = min_distance(&s).unwrap().unwrap();
+    assert!((d - 2.82).abs() < 1e-12);
+    assert!(check_min_distance(&s, 2.8).is_ok());
+    let l = Lattice::from_rows([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]]).unwrap();
+    let close = Structure::new(
+        l,
+        vec![1, 8],
+        vec![Vec3::zeros(), Vec3::new(0.1, 0.0, 2.9)],
+        [true; 3],
+    )
+    .unwrap();
+    let err = check_min_distance(&close, 0.5).unwrap_err().to_string();
+    assert!(
+        err.contains("atoms 0 (H) and 1 (O) are 0.1414 Å apart"),
+        "{err}"
+    );
+}
