@@ -5,6 +5,11 @@ mod common;
 use common::{floats, structure};
 use crystalpot::lattice::potnet::{potnet_sums, PotnetSettings};
 
+/// Component-wise maximum of deviation triples.
+fn keep_worst(worst: &mut (f64, f64, f64), d: (f64, f64, f64)) {
+    *worst = (worst.0.max(d.0), worst.1.max(d.1), worst.2.max(d.2));
+}
+
 /// (max per-entry relative error, max absolute error / max |reference|, max absolute error).
 fn deviation(ours: &[f64], reference: &[f64]) -> (f64, f64, f64) {
     let scale = reference.iter().fold(0.0f64, |m, x| m.max(x.abs()));
@@ -50,11 +55,7 @@ fn faithful_sums_match_the_reference() {
             }
             let d = deviation(ours, &reference);
             line += &format!("  {:.1e} {:.1e} {:.1e}", d.0, d.1, d.2);
-            worst[c] = (
-                worst[c].0.max(d.0),
-                worst[c].1.max(d.1),
-                worst[c].2.max(d.2),
-            );
+            keep_worst(&mut worst[c], d);
         }
         println!("{line}");
     }
@@ -85,11 +86,7 @@ fn large_r_converges_to_the_exact_sums() {
             let d = deviation(ours, &floats(&s[*key]));
             assert!(d.1 < 1e-13, "{id} {key}: {d:?}");
             line += &format!("  {:.1e} {:.1e} {:.1e}", d.0, d.1, d.2);
-            worst[c] = (
-                worst[c].0.max(d.0),
-                worst[c].1.max(d.1),
-                worst[c].2.max(d.2),
-            );
+            keep_worst(&mut worst[c], d);
         }
         println!("{line}");
     }
