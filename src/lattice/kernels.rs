@@ -30,7 +30,7 @@ pub const OP_ERROR: f64 = 4.0 * UNIT_ROUNDOFF;
 /// erfc where they exist (fast, with a rounding bound of their own), the general routine of
 /// [`crate::math::gamma`] otherwise.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum GammaForm {
+pub(crate) enum GammaForm {
     /// s = n ≥ 1: Γ(n, x) = (n-1)! e^{-x} Σ_{k<n} x^k / k!.
     Integer(u32),
     /// s = n + 1/2 (n may be negative): recurrence from Γ(1/2, x) = √π erfc(√x).
@@ -45,7 +45,7 @@ const GENERAL_GAMMA_ERROR: f64 = 24.0 * UNIT_ROUNDOFF;
 
 impl GammaForm {
     /// The cheapest evaluation for `s`.
-    fn of(s: f64) -> Self {
+    pub(crate) fn of(s: f64) -> Self {
         let twice = 2.0 * s;
         if twice.fract() != 0.0 || twice.abs() > 200.0 {
             return GammaForm::General(s);
@@ -61,7 +61,7 @@ impl GammaForm {
     }
 
     /// (Γ(s, x), bound on its absolute rounding error) for x > 0.
-    fn eval(self, x: f64) -> (f64, f64) {
+    pub(crate) fn eval(self, x: f64) -> (f64, f64) {
         let e = (-x).exp();
         match self {
             GammaForm::Integer(n) => {

@@ -38,6 +38,7 @@
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
+use super::kernels::GammaForm;
 use crate::cell::Vec3;
 use crate::error::{Error, Result};
 use crate::math::bessel::incomplete_bessel_k_minus_half;
@@ -93,8 +94,8 @@ pub fn potnet_sums(structure: &Structure, settings: &PotnetSettings) -> Result<P
             "PotNet lattice sums need a structure periodic along a, b and c".into(),
         ));
     }
-    let coulomb_order = GammaOrder::epstein(settings.coulomb_param, "coulomb_param")?;
-    let london_order = GammaOrder::epstein(settings.london_param, "london_param")?;
+    let coulomb_order = epstein_order(settings.coulomb_param, "coulomb_param")?;
+    let london_order = epstein_order(settings.london_param, "london_param")?;
     if !(settings.pauli_param.is_finite() && settings.pauli_param > 0.0) {
         return Err(Error::InvalidInput(format!(
             "pauli_param must be positive and finite, got {}",
@@ -164,7 +165,9 @@ pub fn potnet_sums(structure: &Structure, settings: &PotnetSettings) -> Result<P
 /// `Γ(p) Z = Σ'_k G(p, |k+v|²) + π^(3/2) Σ_{m≠0} cos(2π m·v) G(3/2-p, π²|m|²)
 ///  - π^(3/2)/(3/2-p) - [v=0]/p`, with `G(a, y) = Γ(a, y) / y^a`.
 struct Epstein {
-    order: GammaOrder,
+    /// p, and how Γ(p, ·) is evaluated.
+    order: f64,
+    form: GammaForm,
     /// `g^(-2p) / Γ(p)`: back to Å units.
     scale: f64,
     /// `π^(3/2) G(3/2-p, π²|m|²)` for every reciprocal point.
@@ -174,18 +177,19 @@ struct Epstein {
 }
 
 impl Epstein {
-    fn new(order: GammaOrder, g: f64, recip_points: &[Vec3]) -> Self {
-        let p = order.value();
-        let dual = order.dual();
+    fn new(p: f64, g: f64, recip_points: &[Vec3]) -> Self {
+        let dual = 1.5 - p;
+        let dual_form = GammaForm::of(dual);
         let recip_weights = recip_points
             .iter()
-            .map(|m| PI.powf(1.5) * scaled_upper_gamma(dual, PI * PI * m.norm_squared()))
+            .map(|m| PI.powf(1.5) * scaled_upper_gamma(dual_form, dual, PI * PI * m.norm_squared()))
             .collect();
         Epstein {
-            order,
-            scale: g.powf(-2.0 * p) / upper_gamma(order, 0.0),
+            order: p,
+            form: GammaForm::of(p),
+            scale: g.powf(-2.0 * p) / crate::math::gamma::gamma(p),
             recip_weights,
-            constant: -PI.powf(1.5) / dual.value(),
+            constant: -PI.powf(1.5) / dual,
             self_constant: -1.0 / p,
         }
     }
@@ -194,7 +198,7 @@ impl Epstein {
         let mut real = 0.0;
         for &d2 in dist2 {
             if d2 > 0.0 {
-                real += scaled_upper_gamma(self.order, d2);
+                real += scaled_upper_gamma(self.form, self.order, d2);
             }
         }
         let mut recip = 0.0;
@@ -250,80 +254,21 @@ impl Pauli {
     }
 }
 
-/// Orders `a` of `Γ(a, y)` with a closed form in `exp` and `erfc`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum GammaOrder {
-    /// a = n >= 1.
-    Integer(u32),
-    /// a = j + 1/2.
-    HalfInteger(i32),
-}
-
-impl GammaOrder {
-    /// Order p of an Epstein sum of `1/r^(2p)`; p must make both `Γ(p, ·)` and
-    /// `Γ(3/2 - p, ·)` elementary: p = 1/2 or a positive integer.
-    fn epstein(p: f64, name: &str) -> Result<Self> {
-        if p == 0.5 {
-            Ok(GammaOrder::HalfInteger(0))
-        } else if (1.0..=64.0).contains(&p) && p.fract() == 0.0 {
-            Ok(GammaOrder::Integer(p as u32))
-        } else {
-            Err(Error::InvalidInput(format!(
-                "{name} = {p}: only 0.5 and integers 1..=64 are supported (elementary Γ(s, x))"
-            )))
-        }
-    }
-
-    fn value(self) -> f64 {
-        match self {
-            GammaOrder::Integer(n) => n as f64,
-            GammaOrder::HalfInteger(j) => j as f64 + 0.5,
-        }
-    }
-
-    /// The reciprocal-space order 3/2 - a.
-    fn dual(self) -> Self {
-        match self {
-            GammaOrder::Integer(n) => GammaOrder::HalfInteger(1 - n as i32),
-            GammaOrder::HalfInteger(j) => GammaOrder::Integer((1 - j) as u32),
-        }
-    }
-}
-
-/// Upper incomplete gamma `Γ(a, y)`, `y >= 0` (`y = 0` gives `Γ(a)` for a > 0), from
-/// `Γ(1/2, y) = √π erfc(√y)`, `Γ(n, y) = (n-1)! e^-y Σ_{k<n} y^k/k!` and the recurrence
-/// `Γ(a+1, y) = a Γ(a, y) + y^a e^-y` (run downwards for negative half-integers).
-fn upper_gamma(order: GammaOrder, y: f64) -> f64 {
-    match order {
-        GammaOrder::Integer(n) => {
-            let (mut term, mut sum) = (1.0, 1.0);
-            for k in 1..n {
-                term *= y / k as f64;
-                sum += term;
-            }
-            let factorial: f64 = (1..n).map(|k| k as f64).product();
-            factorial * (-y).exp() * sum
-        }
-        GammaOrder::HalfInteger(j) => {
-            let mut gamma = PI.sqrt() * libm::erfc(y.sqrt());
-            let mut a = 0.5;
-            let e = (-y).exp();
-            for _ in 0..j.max(0) {
-                gamma = a * gamma + y.powf(a) * e;
-                a += 1.0;
-            }
-            for _ in 0..(-j).max(0) {
-                a -= 1.0;
-                gamma = (gamma - y.powf(a) * e) / a;
-            }
-            gamma
-        }
+/// Order p of an Epstein sum of `1/r^(2p)`: positive and finite, and not 3/2, where the
+/// reciprocal order 3/2 − p vanishes (the pole of the 1/r³ sum).
+fn epstein_order(p: f64, name: &str) -> Result<f64> {
+    if p.is_finite() && p > 0.0 && p != 1.5 {
+        Ok(p)
+    } else {
+        Err(Error::InvalidInput(format!(
+            "{name} = {p}: must be positive and finite, and not 1.5 (the pole of Σ 1/r^3)"
+        )))
     }
 }
 
 /// `G(a, y) = Γ(a, y) / y^a`, `y > 0`.
-fn scaled_upper_gamma(order: GammaOrder, y: f64) -> f64 {
-    upper_gamma(order, y) * y.powf(-order.value())
+fn scaled_upper_gamma(form: GammaForm, a: f64, y: f64) -> f64 {
+    form.eval(y).0 * y.powf(-a)
 }
 
 #[cfg(test)]
