@@ -2,9 +2,10 @@
 //! summed over every periodic image, to a requested tolerance with a rigorous error bound)
 //! and the PotNet network, for simulation codes.
 //!
-//! Dependencies point one way: front ends (CLI, C ABI) → models → `lattice`, `neighbors`
+//! Dependencies point one way: front ends (CLI, C ABI) → [`calculator`] → models → `lattice`, `neighbors`
 //! → `cell`, `structure`, `math`. Nothing here knows about FFI, LAMMPS or Python.
 
+pub mod calculator;
 pub mod cell;
 pub mod elements;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod neighbors;
 pub mod structure;
 
+pub use calculator::Calculator;
 pub use cell::{Lattice, Mat3, Vec3};
 pub use error::{Error, Result};
 pub use structure::Structure;

@@ -1,18 +1,17 @@
-//! `crystalpot energy`: energy, forces and stress of a physics (rigid-ion) model.
+//! `crystalpot energy`: energy, forces and stress of any model that gives energies.
 
 use std::path::PathBuf;
 
 use serde_json::json;
 
-use crystalpot::model::physics::PhysicsModel;
 use crystalpot::model::Request;
-use crystalpot::Result;
+use crystalpot::{Calculator, Result};
 
 /// Energy (eV), forces (eV/Å) and stress (eV/Å^3, positive under tension) of every structure
-/// in FILE with a rigid-ion model.
+/// in FILE.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Physics model file (JSON, kind "rigid-ion").
+    /// Model file (a rigid-ion JSON model, or any energy model).
     #[arg(long)]
     model: PathBuf,
     /// Structure file: CIF, POSCAR/CONTCAR or extended XYZ (all frames).
@@ -26,17 +25,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = PhysicsModel::from_file(&args.model)?;
+    let calc = Calculator::from_file(&args.model)?;
+    let info = calc.info();
     let structures = super::read_structures(&args.file, args.min_distance)?;
     let mut values = Vec::new();
     for s in &structures {
-        let r = model.compute(s, Request::all())?;
+        let r = calc.compute(s, Request::all())?;
         let forces = r.forces.clone().unwrap_or_default();
         let stress = r.stress(s.volume()).expect("virial requested");
         if args.json {
             values.push(json!({
                 "structure": super::structure_json(s),
-                "model": model.name,
+                "model": info.name,
                 "energy": r.energy,
                 "energy_error_bound": r.energy_error_bound,
                 "per_atom_energies": r.per_atom_energies,
@@ -46,12 +46,7 @@ pub fn run(args: Args) -> Result<()> {
             }));
             continue;
         }
-        println!(
-            "{} ({} atoms), model {:?}",
-            s.formula(),
-            s.len(),
-            model.name
-        );
+        println!("{} ({} atoms), model {:?}", s.formula(), s.len(), info.name);
         println!(
             "energy  {:.12} eV  (error bound {:.1e} eV)",
             r.energy, r.energy_error_bound

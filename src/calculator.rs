@@ -1,0 +1,154 @@
+//! The single entry point that front ends (CLI, C ABI, and through it Python and LAMMPS) call:
+//! load any model file, describe it, compute a structure. Front ends never reach into a model
+//! kind directly, so a new kind only has to be added here.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::elements;
+use crate::error::{Error, Result};
+use crate::model::physics::PhysicsModel;
+use crate::model::{Request, Results};
+use crate::structure::Structure;
+
+/// Every kind of model crystalpot can load.
+#[derive(Clone, Debug)]
+pub enum Model {
+    /// Rigid-ion Coulomb + Buckingham (JSON model file).
+    Physics(PhysicsModel),
+}
+
+/// A target a model predicts, as described by [`ModelInfo`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetInfo {
+    pub name: String,
+    pub unit: String,
+    /// Whether the value grows with the number of atoms (a total energy) or not (eV/atom).
+    pub extensive: bool,
+}
+
+/// What a model is and what it can compute: the JSON the C ABI's `model_info` returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelInfo {
+    /// `"rigid-ion"`, `"potnet"`, …
+    pub kind: String,
+    pub name: String,
+    /// Whether the model gives an energy with forces and virial (usable for simulation).
+    pub energy: bool,
+    /// Properties the model predicts besides the energy.
+    pub targets: Vec<TargetInfo>,
+    /// Element symbols the model accepts.
+    pub elements: Vec<String>,
+    /// Range of the local (short-range) interactions in Å, if the model has one.
+    pub cutoff: Option<f64>,
+}
+
+/// A loaded model, ready to compute structures. Immutable after loading, so one calculator
+/// may be shared by several threads.
+#[derive(Clone, Debug)]
+pub struct Calculator {
+    model: Model,
+}
+
+impl Calculator {
+    pub fn new(model: Model) -> Self {
+        Calculator { model }
+    }
+
+    /// Loads a model file of any kind, recognised by its content.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            Error::Model(m) => Error::Model(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Loads a model from the bytes of a model file: a physics model is JSON text.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'{') {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| Error::Model("model file is not valid UTF-8 JSON".into()))?;
+            return Ok(Self::new(Model::Physics(PhysicsModel::from_json(text)?)));
+        }
+        Err(Error::Model(
+            "not a crystalpot model file (expected a JSON physics model)".into(),
+        ))
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Describes the model.
+    pub fn info(&self) -> ModelInfo {
+        match &self.model {
+            Model::Physics(m) => ModelInfo {
+                kind: "rigid-ion".into(),
+                name: m.name.clone(),
+                energy: true,
+                targets: Vec::new(),
+                elements: symbols(&m.elements()),
+                cutoff: None,
+            },
+        }
+    }
+
+    /// Computes what `request` asks for.
+    pub fn compute(&self, structure: &Structure, request: Request) -> Result<Results> {
+        match &self.model {
+            Model::Physics(m) => m.compute(structure, request),
+        }
+    }
+}
+
+fn symbols(numbers: &[u8]) -> Vec<String> {
+    numbers
+        .iter()
+        .map(|&z| elements::symbol(z).unwrap_or("?").to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NACL: &str = r#"{"kind": "rigid-ion", "name": "nacl", "charges": {"Na": 1, "Cl": -1}}"#;
+
+    #[test]
+    fn recognises_a_physics_model_and_describes_it() {
+        let calc = Calculator::from_bytes(NACL.as_bytes()).unwrap();
+        let info = calc.info();
+        assert_eq!(info.kind, "rigid-ion");
+        assert_eq!(info.name, "nacl");
+        assert!(info.energy);
+        assert_eq!(info.elements, vec!["Na", "Cl"]);
+    }
+
+    #[test]
+    fn rejects_bytes_that_are_no_model() {
+        let err = Calculator::from_bytes(b"\x00\x01garbage").unwrap_err();
+        assert!(
+            err.to_string().contains("not a crystalpot model file"),
+            "{err}"
+        );
+        let err = Calculator::from_bytes(b"{ truncated").unwrap_err();
+        assert!(err.to_string().contains("physics model"), "{err}");
+    }
+
+    #[test]
+    fn computes_through_the_model() {
+        let calc = Calculator::from_bytes(NACL.as_bytes()).unwrap();
+        let s = crate::structure::tests::rocksalt(5.64);
+        let r = calc.compute(&s, Request::all()).unwrap();
+        // Madelung energy per ion pair: -M k_e / r0 with r0 = a/2.
+        let expected = -4.0 * 1.747564594633182 * 14.39964547842567 / 2.82;
+        assert!(
+            (r.energy - expected).abs() < 1e-8 * expected.abs(),
+            "{}",
+            r.energy
+        );
+    }
+}
