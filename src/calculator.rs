@@ -97,7 +97,7 @@ impl Calculator {
     }
 
     /// Computes what `request` asks for.
-    pub fn compute(&self, structure: &Structure, request: Request) -> Result<Results> {
+    pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
         match &self.model {
             Model::Physics(m) => m.compute(structure, request),
         }
@@ -142,7 +142,7 @@ mod tests {
     fn computes_through_the_model() {
         let calc = Calculator::from_bytes(NACL.as_bytes()).unwrap();
         let s = crate::structure::tests::rocksalt(5.64);
-        let r = calc.compute(&s, Request::all()).unwrap();
+        let r = calc.compute(&s, &Request::all()).unwrap();
         // Madelung energy per ion pair: -M k_e / r0 with r0 = a/2.
         let expected = -4.0 * 1.747564594633182 * 14.39964547842567 / 2.82;
         assert!(

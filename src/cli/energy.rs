@@ -30,7 +30,7 @@ pub fn run(args: Args) -> Result<()> {
     let structures = super::read_structures(&args.file, args.min_distance)?;
     let mut values = Vec::new();
     for s in &structures {
-        let r = calc.compute(s, Request::all())?;
+        let r = calc.compute(s, &Request::all())?;
         let forces = r.forces.clone().unwrap_or_default();
         let stress = r.stress(s.volume()).expect("virial requested");
         if args.json {

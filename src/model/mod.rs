@@ -5,12 +5,18 @@ pub mod physics;
 use crate::cell::Mat3;
 use crate::cell::Vec3;
 
-/// What a caller wants computed; the energy is always computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a caller wants computed; the energy is always computed when the model has one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
     pub per_atom_energies: bool,
     pub forces: bool,
     pub virial: bool,
+    /// The model's predicted properties (its targets), in [`crate::calculator::ModelInfo`] order.
+    pub properties: bool,
+    /// `None`: all atoms. `Some(mask)`: the energy (and per-atom energies) of the atoms whose
+    /// mask is true only, with forces and virial the derivatives of that partial energy with
+    /// respect to every atom — what an MPI rank that owns some of the atoms needs.
+    pub energy_atoms: Option<Vec<bool>>,
 }
 
 impl Request {
@@ -20,6 +26,7 @@ impl Request {
             per_atom_energies: true,
             forces: true,
             virial: true,
+            ..Request::default()
         }
     }
 }
@@ -36,6 +43,8 @@ pub struct Results {
     pub per_atom_energies: Option<Vec<f64>>,
     pub forces: Option<Vec<Vec3>>,
     pub virial: Option<Mat3>,
+    /// Predicted properties, one per target, if requested.
+    pub properties: Option<Vec<f64>>,
 }
 
 impl Results {
