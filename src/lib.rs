@@ -15,6 +15,7 @@ pub mod math;
 pub mod model;
 pub mod neighbors;
 pub mod structure;
+pub mod train;
 
 pub use calculator::Calculator;
 pub use cell::{Lattice, Mat3, Vec3};

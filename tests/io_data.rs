@@ -6,67 +6,33 @@ mod common;
 
 use common::data_dir;
 use crystalpot::io::{cif, extxyz, poscar, read_structures};
+use crystalpot::train::dataset::{self, BadSamples, Sample};
 use crystalpot::Structure;
 
-/// Minimal RFC 4180 reader: comma-separated fields, `"…"` quoting with `""` escapes and
-/// newlines inside quotes (the perov5 `cif` column spans many lines). Returns the header
-/// and the rows, each with the 1-based line where it starts.
-fn read_csv(text: &str) -> (Vec<String>, Vec<(usize, Vec<String>)>) {
-    let mut records = Vec::new();
-    let (mut record, mut field) = (Vec::new(), String::new());
-    let (mut quoted, mut line, mut record_line) = (false, 1, 1);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\n' {
-            line += 1;
-        }
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, _) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push((record_line, std::mem::take(&mut record)));
-                record_line = line;
-            }
-            (false, _) => field.push(c),
-        }
-    }
-    assert!(!quoted, "CSV ends inside a quoted field");
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push((record_line, record));
-    }
-    let (_, header) = records.remove(0);
-    (header, records)
+/// Every record of the perov5 validation table, through the training-data reader.
+fn perov5_val() -> Vec<Sample> {
+    let path = data_dir().join("perov5/val.csv");
+    let data = dataset::load(&path, &["heat_all".to_string()], BadSamples::Fail)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(data.skipped.is_empty());
+    data.samples
 }
 
 #[test]
 fn perov5_val_cifs_have_five_atoms() {
-    let path = data_dir().join("perov5/val.csv");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let (header, rows) = read_csv(&text);
-    let col = header
-        .iter()
-        .position(|h| h == "cif")
-        .expect("a cif column");
-    assert_eq!(rows.len(), 3787);
-    for (line, row) in &rows {
-        let name = format!("{}:{line}", path.display());
-        let structures = cif::parse_cif_str(&row[col], &name).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(structures.len(), 1, "{name}");
-        assert_eq!(structures[0].len(), 5, "{name}");
-        let (d, _, _) = crystalpot::neighbors::min_distance(&structures[0])
-            .unwrap()
-            .unwrap();
-        assert!(d > 0.5, "{name}: atoms {d} Å apart");
+    let samples = perov5_val();
+    assert_eq!(samples.len(), 3787);
+    for sample in &samples {
+        let s = &sample.structure;
+        assert_eq!(s.len(), 5, "{}", sample.id);
+        let (d, _, _) = crystalpot::neighbors::min_distance(s).unwrap().unwrap();
+        assert!(d > 0.5, "{}: atoms {d} Å apart", sample.id);
+        assert!(
+            sample.targets[0].abs() < 10.0,
+            "{}: heat_all {:?}",
+            sample.id,
+            sample.targets
+        );
     }
 }
 
@@ -155,16 +121,36 @@ fn assert_same(a: &Structure, b: &Structure, what: &str) {
 
 #[test]
 fn perov5_structures_round_trip_through_poscar_and_cif() {
-    let path = data_dir().join("perov5/val.csv");
-    let (header, rows) = read_csv(&std::fs::read_to_string(&path).unwrap());
-    let col = header.iter().position(|h| h == "cif").unwrap();
-    for (line, row) in rows.iter().take(200) {
-        let s = cif::parse_cif_str(&row[col], "val.csv").unwrap().remove(0);
-        let from_poscar = poscar::parse_poscar_str(&poscar::format_poscar(&s, "x"), "P").unwrap();
-        assert_same(&s, &from_poscar, &format!("POSCAR of row at line {line}"));
-        let from_cif = cif::parse_cif_str(&cif::format_cif(&s, "x"), "C")
+    for sample in perov5_val().iter().take(200) {
+        let (s, id) = (&sample.structure, &sample.id);
+        let from_poscar = poscar::parse_poscar_str(&poscar::format_poscar(s, "x"), "P").unwrap();
+        assert_same(s, &from_poscar, &format!("POSCAR of {id}"));
+        let from_cif = cif::parse_cif_str(&cif::format_cif(s, "x"), "C")
             .unwrap()
             .remove(0);
-        assert_same(&s, &from_cif, &format!("CIF of row at line {line}"));
+        assert_same(s, &from_cif, &format!("CIF of {id}"));
+    }
+}
+
+#[test]
+fn mlearn_frames_load_as_training_samples_with_forces_and_stress() {
+    let path = data_dir().join("mlearn/Si_train.xyz");
+    let data = dataset::load(&path, &["energy".to_string()], BadSamples::Fail).unwrap();
+    assert!(data.samples.len() > 100);
+    for s in &data.samples {
+        assert_eq!(
+            s.forces.as_ref().map(Vec::len),
+            Some(s.structure.len()),
+            "{}",
+            s.id
+        );
+        let stress = s.stress.unwrap_or_else(|| panic!("{}: no stress", s.id));
+        assert!((stress - stress.transpose()).norm() == 0.0, "{}", s.id);
+        // Below 100 GPa everywhere in this set.
+        assert!(
+            stress.abs().max() * dataset::EV_PER_A3_IN_GPA < 100.0,
+            "{}",
+            s.id
+        );
     }
 }

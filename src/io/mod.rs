@@ -66,12 +66,21 @@ impl Format {
 pub fn read_structures(path: impl AsRef<Path>) -> Result<Vec<Structure>> {
     let path = path.as_ref();
     let text = read_text(path)?;
-    let source = path.display().to_string();
-    let format = Format::from_path(path).unwrap_or_else(|| Format::sniff(&text));
-    match format {
-        Format::Poscar => Ok(vec![poscar::parse_poscar_str(&text, &source)?]),
-        Format::Cif => cif::parse_cif_str(&text, &source),
-        Format::ExtXyz => Ok(extxyz::parse_extxyz_str(&text, &source)?
+    parse_structures(&text, &path.display().to_string(), Format::from_path(path))
+}
+
+/// Parses every structure in `text` (the content of a file, or a CIF/POSCAR string from a
+/// data table) in `format`, or in the format its content suggests when `None`.
+/// `source_name` names the origin in error messages.
+pub fn parse_structures(
+    text: &str,
+    source_name: &str,
+    format: Option<Format>,
+) -> Result<Vec<Structure>> {
+    match format.unwrap_or_else(|| Format::sniff(text)) {
+        Format::Poscar => Ok(vec![poscar::parse_poscar_str(text, source_name)?]),
+        Format::Cif => cif::parse_cif_str(text, source_name),
+        Format::ExtXyz => Ok(extxyz::parse_extxyz_str(text, source_name)?
             .into_iter()
             .map(|f| f.structure)
             .collect()),

@@ -1,0 +1,5 @@
+//! Training PotNet models: data sources, splits, metrics.
+
+pub mod dataset;
+pub mod metrics;
+pub mod split;
