@@ -2,4 +2,5 @@
 
 pub mod dataset;
 pub mod metrics;
+pub mod plots;
 pub mod split;
