@@ -111,14 +111,14 @@ pub fn choose_split(
 
 /// Per-atom fractional coordinates in the reduced basis, wrapped to [−1/2, 1/2], and a bound
 /// on how far the implied pair vectors may be from the exact x_i − x_j (modulo the lattice).
-struct WrappedAtoms {
-    frac: Vec<Vec3>,
+pub(super) struct WrappedAtoms {
+    pub(super) frac: Vec<Vec3>,
     /// Bound on |computed v − exact v| for every reduced pair vector (Å).
     delta_v: f64,
 }
 
 impl WrappedAtoms {
-    fn new(structure: &Structure, geometry: &ReducedGeometry) -> Self {
+    pub(super) fn new(structure: &Structure, geometry: &ReducedGeometry) -> Self {
         let lattice = geometry.reduced.matrix();
         let inverse = geometry.reduced.inverse();
         let lengths = geometry.reduced.lengths();
@@ -144,7 +144,7 @@ impl WrappedAtoms {
 
     /// Reduced pair vector x_i − x_j (minimum over the centred cell), Cartesian.
     #[inline]
-    fn pair_vector(&self, geometry: &ReducedGeometry, i: usize, j: usize) -> Vec3 {
+    pub(super) fn pair_vector(&self, geometry: &ReducedGeometry, i: usize, j: usize) -> Vec3 {
         let d = self.frac[i] - self.frac[j];
         geometry.reduced.matrix().tr_mul(&(d - d.map(f64::round)))
     }
@@ -222,7 +222,11 @@ fn prepare(
     }
 }
 
-fn validate(structure: &Structure, potentials: &[Potential], tol: Tolerance) -> Result<()> {
+pub(super) fn validate(
+    structure: &Structure,
+    potentials: &[Potential],
+    tol: Tolerance,
+) -> Result<()> {
     if structure.pbc() != [true; 3] {
         return Err(Error::InvalidInput(format!(
             "complete lattice sums need a structure periodic in 3-D, got pbc = {:?}",

@@ -8,6 +8,7 @@
 //! compact ones do.
 
 pub mod bounds;
+pub mod derivatives;
 mod exact;
 pub mod kernels;
 pub mod per_atom;
