@@ -135,6 +135,10 @@ const char *cpot_version(void);
 // owned by the library and valid until the next failing `cpot_` call on this thread.
 const char *cpot_last_error(void);
 
+// The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
+// what a constructor that returned NULL failed with.
+cpot_status_t cpot_last_status(void);
+
 // Complete lattice sums of every atom pair (exact mode): N×N row-major matrices of
 // Σ'_k 1/|r|, Σ'_k 1/|r|^6 (Å^-1, Å^-6) and Σ_k exp(-pauli_alpha |r|) (pauli_alpha in 1/Å),
 // into caller-owned buffers (`coulomb`, `london`, `pauli`; each may be NULL to skip it).
@@ -209,6 +213,13 @@ cpot_status_t cpot_model_info(const struct cpot_model_t *model,
                               char *buf,
                               uintptr_t len,
                               uintptr_t *needed);
+
+// Writes into `*n_targets` the number of properties the model predicts: the capacity
+// `results->properties` needs with `CPOT_PROPERTIES` (0 for a pure energy model).
+//
+// # Safety
+// `model` is NULL or a live handle; `n_targets` is NULL or valid for one write.
+cpot_status_t cpot_model_n_targets(const struct cpot_model_t *model, uintptr_t *n_targets);
 
 // Sets the number of threads computations on this handle use (0 = all cores, through the
 // global pool). Each handle owns its pool. Do not call it while another thread computes

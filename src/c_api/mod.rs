@@ -15,10 +15,11 @@ mod model;
 pub use lattice::{cpot_lattice_potential, cpot_lattice_sums};
 pub use model::{
     cpot_compute, cpot_compute_batch, cpot_model_free, cpot_model_info, cpot_model_load,
-    cpot_model_load_bytes, cpot_model_set_threads, cpot_model_t, cpot_request_t, cpot_results_t,
+    cpot_model_load_bytes, cpot_model_n_targets, cpot_model_set_threads, cpot_model_t,
+    cpot_request_t, cpot_results_t,
 };
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -52,6 +53,7 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_STATUS: Cell<cpot_status_t> = const { Cell::new(CPOT_SUCCESS) };
 }
 
 /// The library version ("0.1.0"): a static string, never freed.
@@ -67,9 +69,17 @@ pub extern "C" fn cpot_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-fn set_last_error(message: &str) {
-    let text = CString::new(message.replace('\0', "\u{FFFD}")).unwrap_or_default();
+/// The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
+/// what a constructor that returned NULL failed with.
+#[no_mangle]
+pub extern "C" fn cpot_last_status() -> cpot_status_t {
+    LAST_STATUS.with(|s| s.get())
+}
+
+fn set_last_error(failure: &Failure) {
+    let text = CString::new(failure.message.replace('\0', "\u{FFFD}")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = text);
+    LAST_STATUS.with(|s| s.set(failure.status));
 }
 
 /// A failed call: the status to return and the message for `cpot_last_error`.
@@ -125,7 +135,7 @@ fn catch<T>(body: impl FnOnce() -> Outcome<T>) -> std::result::Result<T, cpot_st
             )
         }
     };
-    set_last_error(&failure.message);
+    set_last_error(&failure);
     Err(failure.status)
 }
 
@@ -297,6 +307,7 @@ mod tests {
         let status = status_of(|| Err(Error::Tolerance("x".into()).into()));
         assert_eq!(status, CPOT_TOLERANCE_ERROR);
         assert_eq!(last_error(), "tolerance cannot be reached: x");
+        assert_eq!(cpot_last_status(), CPOT_TOLERANCE_ERROR);
         assert_eq!(status_of(|| Ok(())), CPOT_SUCCESS);
         // The message of the last failure stays until the next failure.
         assert_eq!(last_error(), "tolerance cannot be reached: x");

@@ -131,6 +131,26 @@ pub unsafe extern "C" fn cpot_model_info(
     })
 }
 
+/// Writes into `*n_targets` the number of properties the model predicts: the capacity
+/// `results->properties` needs with `CPOT_PROPERTIES` (0 for a pure energy model).
+///
+/// # Safety
+/// `model` is NULL or a live handle; `n_targets` is NULL or valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_n_targets(
+    model: *const cpot_model_t,
+    n_targets: *mut usize,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = borrow(model, "model")?;
+        let out = n_targets
+            .as_mut()
+            .ok_or_else(|| Failure::invalid("n_targets is NULL"))?;
+        *out = model.n_targets;
+        Ok(())
+    })
+}
+
 /// Most threads a handle may ask for: more than any machine this library targets, and a
 /// guard against spawning billions of threads from a garbage argument.
 const MAX_THREADS: usize = 4096;
