@@ -16,7 +16,8 @@ pub use lattice::{cpot_lattice_potential, cpot_lattice_sums};
 pub use model::{
     cpot_compute, cpot_compute_batch, cpot_model_free, cpot_model_info, cpot_model_load,
     cpot_model_load_bytes, cpot_model_n_targets, cpot_model_set_threads, cpot_model_t,
-    cpot_request_t, cpot_results_t,
+    cpot_request_t, cpot_results_t, CPOT_FORCES, CPOT_PER_ATOM_ENERGIES, CPOT_PROPERTIES,
+    CPOT_VIRIAL,
 };
 
 use std::cell::{Cell, RefCell};
