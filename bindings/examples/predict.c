@@ -1,0 +1,68 @@
+/* Predicts the properties of rock salt (NaCl) with any crystalpot model, e.g. the default
+ * PotNet model: prints the model description, the energy (if the model has one) and every
+ * target the model predicts, in cpot_model_info order.
+ *
+ *   predict_c MODEL
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "crystalpot.h"
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s MODEL\n", argv[0]);
+        return 2;
+    }
+    cpot_model_t* model = cpot_model_load(argv[1]);
+    if (model == NULL) {
+        fprintf(stderr, "cannot load %s (status %d): %s\n", argv[1], cpot_last_status(),
+                cpot_last_error());
+        return 1;
+    }
+    int exit_code = 1;
+    char* info = NULL;
+    double* properties = NULL;
+    uintptr_t info_size = 0;
+    uintptr_t n_targets = 0;
+    /* Ask for the size first, then fetch the description. */
+    if (cpot_model_info(model, NULL, 0, &info_size) != CPOT_BUFFER_TOO_SMALL ||
+        (info = malloc(info_size)) == NULL ||
+        cpot_model_info(model, info, info_size, NULL) != CPOT_SUCCESS ||
+        cpot_model_n_targets(model, &n_targets) != CPOT_SUCCESS) {
+        fprintf(stderr, "cannot describe the model: %s\n", cpot_last_error());
+        goto done;
+    }
+    printf("model: %s\n", info);
+
+    const double a = 5.64; /* Angstrom: primitive fcc cell of rock salt */
+    const double lattice[9] = {0, a / 2, a / 2, a / 2, 0, a / 2, a / 2, a / 2, 0};
+    const int32_t numbers[2] = {11, 17};
+    const double positions[6] = {0, 0, 0, a / 2, a / 2, a / 2};
+    cpot_system_t system = {2, lattice, numbers, positions, {true, true, true}};
+    cpot_request_t request = {n_targets > 0 ? CPOT_PROPERTIES : 0, NULL};
+    cpot_results_t results = {0};
+    if (n_targets > 0) {
+        properties = malloc(n_targets * sizeof(double));
+        if (properties == NULL) {
+            goto done;
+        }
+        results.properties = properties;
+        results.n_properties = n_targets;
+    }
+    cpot_status_t status = cpot_compute(model, &system, &request, &results);
+    if (status != CPOT_SUCCESS) {
+        fprintf(stderr, "cpot_compute failed (status %d): %s\n", status, cpot_last_error());
+        goto done;
+    }
+    printf("NaCl energy: %.10f eV\n", results.energy);
+    for (uintptr_t t = 0; t < n_targets; ++t) {
+        printf("NaCl target %lu: %.8g\n", (unsigned long)t, properties[t]);
+    }
+    exit_code = 0;
+done:
+    free(properties);
+    free(info);
+    cpot_model_free(model);
+    return exit_code;
+}
