@@ -3,7 +3,7 @@
 import numpy as np
 from ase import units
 from ase.filters import FrechetCellFilter
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
 from scipy.optimize import minimize_scalar
@@ -51,7 +51,7 @@ def test_cell_relaxation_finds_the_energy_minimum_lattice_constant():
 def test_nve_molecular_dynamics_conserves_energy():
     atoms = rock_salt(5.64, (2, 1, 1))
     atoms.calc = CrystalpotCalculator()
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(1))
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(1))
     Stationary(atoms)
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
     totals = []

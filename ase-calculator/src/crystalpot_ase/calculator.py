@@ -36,6 +36,9 @@ class CrystalpotCalculator(Calculator):
     Only fully periodic systems are supported: others raise :class:`CrystalpotError`.
     """
 
+    #: The models take no charges or magnetic moments from the atoms: changing those keeps results.
+    ignored_changes = {"initial_charges", "initial_magmoms"}
+
     def __init__(self, model=None, threads=None, **kwargs):
         path = models.resolve(model)
         Calculator.__init__(self, model=str(path), threads=threads, **kwargs)
