@@ -1,0 +1,280 @@
+"""ctypes binding of crystalpot's C ABI (``include/crystalpot.h``).
+
+Everything foreign lives here: loading ``libcrystalpot``, the C structs, status codes and the
+conversion of ASE ``Atoms`` into a ``cpot_system_t``. The rest of the package only sees
+numpy arrays and :class:`CrystalpotError`.
+"""
+
+import ctypes
+import importlib.metadata
+import json
+import os
+import sys
+import weakref
+from ctypes import POINTER, c_bool, c_char_p, c_double, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from pathlib import Path
+
+import numpy as np
+
+#: Status codes of the C ABI (``cpot_status_t``).
+STATUS_NAMES = {
+    0: "CPOT_SUCCESS",
+    1: "CPOT_INVALID_ARGUMENT",
+    2: "CPOT_INVALID_STRUCTURE",
+    3: "CPOT_MODEL_ERROR",
+    4: "CPOT_IO_ERROR",
+    5: "CPOT_TOLERANCE_ERROR",
+    6: "CPOT_BUFFER_TOO_SMALL",
+    255: "CPOT_INTERNAL_ERROR",
+}
+BUFFER_TOO_SMALL = 6
+
+# Request flags (cpot_request_t.flags).
+PER_ATOM_ENERGIES = 1
+FORCES = 2
+VIRIAL = 4
+PROPERTIES = 8
+
+
+class CrystalpotError(RuntimeError):
+    """A failed call into the crystalpot library.
+
+    ``status`` is the C ABI status code (``None`` when the call reports failure by returning
+    NULL, as model loading does), ``status_name`` its name, ``message`` the library's own
+    explanation (``cpot_last_error``).
+    """
+
+    def __init__(self, status, message):
+        self.status = status
+        self.status_name = STATUS_NAMES.get(status) if status is not None else None
+        self.message = message
+        prefix = f"{self.status_name}: " if self.status_name else ""
+        super().__init__(prefix + message)
+
+
+class _System(ctypes.Structure):
+    _fields_ = [
+        ("n_atoms", c_size_t),
+        ("lattice", POINTER(c_double)),
+        ("numbers", POINTER(c_int32)),
+        ("positions", POINTER(c_double)),
+        ("pbc", c_bool * 3),
+    ]
+
+
+class _Request(ctypes.Structure):
+    _fields_ = [("flags", c_uint32), ("energy_atoms", POINTER(c_uint8))]
+
+
+class _Results(ctypes.Structure):
+    _fields_ = [
+        ("energy", c_double),
+        ("energy_error_bound", c_double),
+        ("per_atom_energies", POINTER(c_double)),
+        ("forces", POINTER(c_double)),
+        ("virial", POINTER(c_double)),
+        ("properties", POINTER(c_double)),
+        ("n_properties", c_size_t),
+    ]
+
+
+_DOUBLES = POINTER(c_double)
+
+
+def _library_file():
+    """``$CRYSTALPOT_LIB`` if set, else the library bundled next to this module."""
+    override = os.environ.get("CRYSTALPOT_LIB")
+    if override:
+        return Path(override)
+    name = {"darwin": "libcrystalpot.dylib", "win32": "crystalpot.dll"}.get(sys.platform, "libcrystalpot.so")
+    return Path(__file__).resolve().parent / name
+
+
+def _declare(lib):
+    """Argument and return types of every C function the package calls."""
+    status = c_int32
+    signatures = {
+        "cpot_version": (c_char_p, []),
+        "cpot_last_error": (c_char_p, []),
+        "cpot_model_load": (c_void_p, [c_char_p]),
+        "cpot_model_free": (None, [c_void_p]),
+        "cpot_model_info": (status, [c_void_p, ctypes.c_char_p, c_size_t, POINTER(c_size_t)]),
+        "cpot_model_set_threads": (status, [c_void_p, c_size_t]),
+        "cpot_compute": (status, [c_void_p, POINTER(_System), POINTER(_Request), POINTER(_Results)]),
+        "cpot_lattice_sums": (
+            status,
+            [POINTER(_System), c_double, c_int32, c_double, c_int32, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES],
+        ),
+        "cpot_lattice_potential": (
+            status,
+            [POINTER(_System), c_double, _DOUBLES, c_double, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES],
+        ),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+def check_version(library_version, package_version):
+    """The library and the package are built from the same crate version, or we refuse."""
+    if library_version != package_version:
+        raise ImportError(
+            f"crystalpot_ase {package_version} found libcrystalpot {library_version} ({_library_file()}); "
+            "reinstall the package (pip install ./ase-calculator) so both come from the same build"
+        )
+
+
+def _load():
+    path = _library_file()
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as e:
+        raise ImportError(
+            f"cannot load the crystalpot library {path}: {e}; install with pip install ./ase-calculator "
+            "from the crystalpot repository, or point CRYSTALPOT_LIB at libcrystalpot"
+        ) from e
+    _declare(lib)
+    check_version(lib.cpot_version().decode(), importlib.metadata.version("crystalpot-ase"))
+    return lib
+
+
+LIB = _load()
+VERSION = LIB.cpot_version().decode()
+
+
+def last_error():
+    """The library's message for the last failed call on this thread."""
+    return (LIB.cpot_last_error() or b"").decode(errors="replace")
+
+
+def check(status):
+    """Raises :class:`CrystalpotError` with the library's message unless ``status`` is success."""
+    if status != 0:
+        raise CrystalpotError(status, last_error())
+
+
+def _pointer(array, ctype=c_double):
+    return array.ctypes.data_as(POINTER(ctype)) if array is not None else None
+
+
+def _output(shape, wanted=True):
+    return np.zeros(shape, dtype=np.float64) if wanted else None
+
+
+class System:
+    """A ``cpot_system_t`` view of ASE ``Atoms``, owning the arrays the struct points to."""
+
+    def __init__(self, atoms):
+        self.n_atoms = len(atoms)
+        self.lattice = np.ascontiguousarray(atoms.cell.array, dtype=np.float64)
+        self.numbers = np.ascontiguousarray(atoms.numbers, dtype=np.int32)
+        self.positions = np.ascontiguousarray(atoms.positions, dtype=np.float64)
+        self.struct = _System(
+            self.n_atoms,
+            _pointer(self.lattice),
+            _pointer(self.numbers, c_int32),
+            _pointer(self.positions),
+            (c_bool * 3)(*(bool(p) for p in atoms.pbc)),
+        )
+
+
+class Model:
+    """A loaded model file (``cpot_model_t``), freed when garbage-collected."""
+
+    def __init__(self, path, threads=None):
+        handle = LIB.cpot_model_load(os.fsencode(path))
+        if not handle:
+            raise CrystalpotError(None, last_error())
+        self.handle = handle
+        self._finalizer = weakref.finalize(self, LIB.cpot_model_free, c_void_p(handle))
+        if threads is not None:
+            check(LIB.cpot_model_set_threads(self.handle, threads))
+        self.info = self._info()
+
+    def _info(self):
+        needed = c_size_t(0)
+        buffer = ctypes.create_string_buffer(4096)
+        status = LIB.cpot_model_info(self.handle, buffer, len(buffer), ctypes.byref(needed))
+        if status == BUFFER_TOO_SMALL:
+            buffer = ctypes.create_string_buffer(needed.value)
+            status = LIB.cpot_model_info(self.handle, buffer, len(buffer), ctypes.byref(needed))
+        check(status)
+        return json.loads(buffer.value.decode())
+
+    def compute(self, atoms, flags):
+        """Energy (eV) and its bound, plus the arrays ``flags`` asks for (``None`` otherwise):
+        per-atom energies (eV), forces (eV/Å, n×3), virial (eV, 3×3), properties (target order)."""
+        system = System(atoms)
+        n = system.n_atoms
+        n_targets = len(self.info["targets"])
+        out = {
+            "energies": _output(n, flags & PER_ATOM_ENERGIES),
+            "forces": _output((n, 3), flags & FORCES),
+            "virial": _output((3, 3), flags & VIRIAL),
+            "properties": _output(n_targets, flags & PROPERTIES),
+        }
+        results = _Results(
+            0.0,
+            0.0,
+            _pointer(out["energies"]),
+            _pointer(out["forces"]),
+            _pointer(out["virial"]),
+            _pointer(out["properties"]),
+            n_targets if flags & PROPERTIES else 0,
+        )
+        request = _Request(flags, None)
+        check(LIB.cpot_compute(self.handle, ctypes.byref(system.struct), ctypes.byref(request), ctypes.byref(results)))
+        out["energy"] = results.energy
+        out["energy_error_bound"] = results.energy_error_bound
+        return out
+
+
+def lattice_sums(atoms, tolerance, relative, pauli_alpha, pauli_include_self):
+    """The three N×N lattice-sum matrices and their three error bounds (``cpot_lattice_sums``)."""
+    system = System(atoms)
+    n = system.n_atoms
+    coulomb, london, pauli = (_output((n, n)) for _ in range(3))
+    bounds = _output(3)
+    check(
+        LIB.cpot_lattice_sums(
+            ctypes.byref(system.struct),
+            float(tolerance),
+            int(bool(relative)),
+            float(pauli_alpha),
+            int(bool(pauli_include_self)),
+            _pointer(coulomb),
+            _pointer(london),
+            _pointer(pauli),
+            _pointer(bounds),
+        )
+    )
+    return coulomb, london, pauli, bounds
+
+
+def lattice_potential(atoms, p, weights, tolerance, derivatives):
+    """Per-atom potential φ, its bound, and (if ``derivatives``) E, forces and virial
+    (``cpot_lattice_potential``)."""
+    system = System(atoms)
+    n = system.n_atoms
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    if weights.shape != (n,):
+        raise ValueError(f"weights must have one value per atom ({n}), got shape {weights.shape}")
+    phi = _output(n)
+    bound, energy = c_double(0.0), c_double(0.0)
+    forces = _output((n, 3), derivatives)
+    virial = _output((3, 3), derivatives)
+    check(
+        LIB.cpot_lattice_potential(
+            ctypes.byref(system.struct),
+            float(p),
+            _pointer(weights),
+            float(tolerance),
+            _pointer(phi),
+            ctypes.pointer(bound),
+            ctypes.pointer(energy) if derivatives else None,
+            _pointer(forces),
+            _pointer(virial),
+        )
+    )
+    return phi, bound.value, (energy.value if derivatives else None), forces, virial

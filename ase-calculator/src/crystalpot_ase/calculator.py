@@ -1,0 +1,80 @@
+"""The ASE calculator."""
+
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from . import _library, models
+
+#: Properties of every model that gives energies, with their units.
+ENERGY_PROPERTIES = {
+    "energy": "eV",
+    "free_energy": "eV (equal to energy: no electronic entropy)",
+    "energies": "eV per atom (sums to energy)",
+    "forces": "eV/Å",
+    "stress": "eV/Å^3, Voigt order xx yy zz yz xz xy, positive under tension",
+}
+
+
+class CrystalpotCalculator(Calculator):
+    """crystalpot as an ASE calculator: every Coulomb/dispersion/repulsion term summed over all
+    periodic images, to the model's tolerance.
+
+    Parameters
+    ----------
+    model:
+        ``None`` for the default shipped model (see :mod:`crystalpot_ase.models`: the file in
+        ``$CRYSTALPOT_MODEL`` or :data:`crystalpot_ase.DEFAULT_MODEL`), the name of a shipped
+        model (``"nacl-rigid-ion"``) or the path of a model file.
+    threads:
+        Threads used by each computation (``None`` or 0: all cores).
+
+    Properties (``implemented_properties``; units in :attr:`units`): ``energy``, ``free_energy``,
+    ``energies``, ``forces`` and ``stress`` when the model gives energies, plus each of the
+    model's targets (e.g. a formation energy) by its name. ``results["energy_error_bound"]``
+    holds the rigorous bound (eV) on the energy's lattice-sum truncation error.
+
+    Only fully periodic systems are supported: others raise :class:`CrystalpotError`.
+    """
+
+    #: The models take no charges or magnetic moments from the atoms: changing those keeps results.
+    ignored_changes = {"initial_charges", "initial_magmoms"}
+
+    def __init__(self, model=None, threads=None, **kwargs):
+        path = models.resolve(model)
+        Calculator.__init__(self, model=str(path), threads=threads, **kwargs)
+        self.model = _library.Model(path, threads=threads)
+        info = self.model.info
+        #: The model's description: kind, name, elements, targets (``cpot_model_info``).
+        self.info = info
+        self.targets = [t["name"] for t in info["targets"] if t["name"] not in ENERGY_PROPERTIES]
+        #: Unit of every implemented property.
+        self.units = dict(ENERGY_PROPERTIES) if info["energy"] else {}
+        self.units.update({t["name"]: t["unit"] for t in info["targets"] if t["name"] in self.targets})
+        self.implemented_properties = list(self.units)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        Calculator.calculate(self, atoms, properties, system_changes)
+        flags = 0
+        if "energies" in properties:
+            flags |= _library.PER_ATOM_ENERGIES
+        if "forces" in properties:
+            flags |= _library.FORCES
+        if "stress" in properties:
+            flags |= _library.VIRIAL
+        if any(name in self.targets for name in properties):
+            flags |= _library.PROPERTIES
+        out = self.model.compute(self.atoms, flags)
+        if self.info["energy"]:
+            self.results["energy"] = self.results["free_energy"] = out["energy"]
+            self.results["energy_error_bound"] = out["energy_error_bound"]
+        if out["energies"] is not None:
+            self.results["energies"] = out["energies"]
+        if out["forces"] is not None:
+            self.results["forces"] = out["forces"]
+        if out["virial"] is not None:
+            stress = -out["virial"] / self.atoms.get_volume()
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        if out["properties"] is not None:
+            all_targets = [t["name"] for t in self.info["targets"]]
+            for name in self.targets:
+                self.results[name] = out["properties"][all_targets.index(name)]
