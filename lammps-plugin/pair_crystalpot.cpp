@@ -179,8 +179,9 @@ void PairCrystalpot::init_style()
 
 double PairCrystalpot::init_one(int, int)
 {
-  // Ghost atoms are not used; the communication cutoff only needs LAMMPS's default skin.
-  return 0.0;
+  // Ghost atoms are not used. A nominal range keeps LAMMPS's communication and atom sorting
+  // set up as usual (with 0 it warns that no ghost atoms will be generated).
+  return 1.0;
 }
 
 void PairCrystalpot::gather_system(double lattice[9])
