@@ -136,7 +136,7 @@ def test_units(lmp):
 def test_nve(lmp, steps):
     """Total-energy drift (least-squares slope) of the example run."""
     _, output = lmp.run(EXAMPLE, {"plugin": lmp.plugin, "model": PHYSICS_MODEL,
-                                  "steps": steps, "thermo": 100})
+                                  "steps": steps, "thermo": 100, "threads": 2})
     lines = output.splitlines()
     start = next(i for i, l in enumerate(lines) if l.split()[:2] == ["Step", "Time"])
     end = next(i for i, l in enumerate(lines) if l.startswith("Loop time"))
