@@ -3,8 +3,9 @@
 //! and the PotNet network, for simulation codes.
 //!
 //! Dependencies point one way: front ends (CLI, C ABI) → [`calculator`] → models → `lattice`, `neighbors`
-//! → `cell`, `structure`, `math`. Nothing here knows about FFI, LAMMPS or Python.
+//! → `cell`, `structure`, `math`. Nothing outside [`c_api`] knows about FFI, LAMMPS or Python.
 
+pub mod c_api;
 pub mod calculator;
 pub mod cell;
 pub mod elements;

@@ -89,6 +89,42 @@ impl Channels {
         Ok(())
     }
 
+    /// The channels whose energy is that of the atoms in `mask` only, with derivatives with
+    /// respect to every atom. E_S = ½ Σ_{i∈S} Σ_j c_ij S(i,j) = ½ Σ_ij ½(m_i + m_j) c_ij S(i,j)
+    /// because c and S are symmetric; ½(m_i + m_j) c_ij is the pair coefficient of the channels
+    /// (w, m∘w) coupled by [[0, M/2], [M/2, 0]], so the ordinary sums differentiate E_S.
+    fn restricted_to(&self, mask: &[bool]) -> Channels {
+        let nc = self.count();
+        let masked = self.weights.iter().map(|w| {
+            w.iter()
+                .zip(mask)
+                .map(|(&x, &m)| if m { x } else { 0.0 })
+                .collect()
+        });
+        let weights = self.weights.iter().cloned().chain(masked).collect();
+        let mut coupling = vec![0.0; 4 * nc * nc];
+        for c in 0..nc {
+            for d in 0..nc {
+                let half = 0.5 * self.m(c, d);
+                coupling[c * 2 * nc + nc + d] = half;
+                coupling[(nc + c) * 2 * nc + d] = half;
+            }
+        }
+        Channels { weights, coupling }
+    }
+
+    /// e_i = ½ Σ_cd M_cd w_ci φ_di.
+    fn atom_energy(&self, phi: &[Vec<f64>], i: usize) -> f64 {
+        let nc = self.count();
+        let sum: f64 = (0..nc)
+            .map(|c| {
+                let coupled: f64 = (0..nc).zip(phi).map(|(d, p)| self.m(c, d) * p[i]).sum();
+                self.weights[c][i] * coupled
+            })
+            .sum();
+        0.5 * sum
+    }
+
     /// c_ij = Σ_cd M_cd w_ci w_dj.
     fn pair_coefficient(&self, i: usize, j: usize) -> f64 {
         let nc = self.count();
@@ -164,6 +200,50 @@ pub fn channel_sums(
             )));
         }
     }
+    Ok(sums)
+}
+
+/// [`channel_sums`] for the energy E_S of the atoms whose `mask` entry is true (what an MPI
+/// rank owning those atoms needs): `energy` and its bound are those of E_S, `forces` and
+/// `virial` its derivatives with respect to every atom, `per_atom_energies` the full-system
+/// values for atoms in S and 0 elsewhere; `phi` are the sums of the original channels.
+pub fn subset_channel_sums(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    mask: &[bool],
+    tolerance: f64,
+    derivatives: bool,
+) -> Result<ChannelSums> {
+    channels.validate(structure.len())?;
+    if mask.len() != structure.len() {
+        return Err(Error::InvalidInput(format!(
+            "the energy-atom mask has {} entries for {} atoms",
+            mask.len(),
+            structure.len()
+        )));
+    }
+    let nc = channels.count();
+    let mut sums = channel_sums(
+        structure,
+        power,
+        &channels.restricted_to(mask),
+        tolerance,
+        derivatives,
+    )?;
+    sums.phi.truncate(nc);
+    sums.phi_error_bound.truncate(nc);
+    sums.per_atom_energies = mask
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            if m {
+                channels.atom_energy(&sums.phi, i)
+            } else {
+                0.0
+            }
+        })
+        .collect();
     Ok(sums)
 }
 
@@ -311,14 +391,8 @@ impl Accumulator {
                 max_w[c] * split.real_tail + norm1[c] * split.reciprocal_tail + rounding
             })
             .collect();
-        let mut per_atom_energies = vec![0.0; n];
-        for (i, e) in per_atom_energies.iter_mut().enumerate() {
-            for c in 0..nc {
-                for d in 0..nc {
-                    *e += 0.5 * channels.m(c, d) * channels.weights[c][i] * self.phi[d][i];
-                }
-            }
-        }
+        let per_atom_energies: Vec<f64> =
+            (0..n).map(|i| channels.atom_energy(&self.phi, i)).collect();
         let energy = per_atom_energies.iter().sum::<f64>();
         let mut energy_error_bound = f64::EPSILON * n as f64 * energy.abs();
         for (c, n1) in norm1.iter().enumerate() {

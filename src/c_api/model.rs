@@ -1,0 +1,403 @@
+//! Model handles: load, describe, set threads, compute one system or a batch.
+
+use std::ffi::{c_char, CStr};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::{
+    borrow, catch, cpot_status_t, cpot_system_t, row_major, slice, slice_mut, status_of,
+    structure_of, write_vectors, Failure, Outcome, CPOT_BUFFER_TOO_SMALL, CPOT_INTERNAL_ERROR,
+    CPOT_MODEL_ERROR,
+};
+use crate::calculator::Calculator;
+use crate::model::{Request, Results};
+
+/// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads`:
+/// `cpot_compute` may be called on one handle from several threads at once; distinct handles
+/// are fully independent.
+pub struct cpot_model_t {
+    calculator: Calculator,
+    /// Number of targets (properties) the model predicts, for checking `n_properties`.
+    n_targets: usize,
+    /// The handle's own rayon pool (`None`: the global pool, all cores).
+    pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+}
+
+impl cpot_model_t {
+    fn new(calculator: Calculator) -> Box<Self> {
+        Box::new(cpot_model_t {
+            n_targets: calculator.info().targets.len(),
+            calculator,
+            pool: Mutex::new(None),
+        })
+    }
+
+    /// Runs `work` on the handle's thread pool.
+    fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+        let pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match pool {
+            Some(pool) => pool.install(work),
+            None => work(),
+        }
+    }
+}
+
+/// Loads a model file (JSON physics model or PotNet safetensors), recognised by its content.
+/// `path` is a NUL-terminated UTF-8 path, borrowed. Returns NULL on error (see
+/// `cpot_last_error`); free the handle with `cpot_model_free`.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_load(path: *const c_char) -> *mut cpot_model_t {
+    catch(|| {
+        if path.is_null() {
+            return Err(Failure::invalid("path is NULL"));
+        }
+        let path = CStr::from_ptr(path)
+            .to_str()
+            .map_err(|_| Failure::invalid("path is not valid UTF-8"))?;
+        Ok(cpot_model_t::new(Calculator::from_file(Path::new(path))?))
+    })
+    .map_or(std::ptr::null_mut(), Box::into_raw)
+}
+
+/// Loads a model from the `len` bytes of a model file at `data` (borrowed, copied as needed).
+/// Returns NULL on error; free the handle with `cpot_model_free`.
+///
+/// # Safety
+/// `data` is NULL or points to `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_load_bytes(data: *const u8, len: usize) -> *mut cpot_model_t {
+    catch(|| {
+        let bytes = slice(data, len, "data")?;
+        Ok(cpot_model_t::new(Calculator::from_bytes(bytes)?))
+    })
+    .map_or(std::ptr::null_mut(), Box::into_raw)
+}
+
+/// Frees a model handle; NULL is accepted and ignored.
+///
+/// # Safety
+/// `model` is NULL or a handle from `cpot_model_load*` not freed yet, used by no other thread.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_free(model: *mut cpot_model_t) {
+    if !model.is_null() {
+        // Dropping cannot fail; a panic would be a bug, and must still not unwind into C.
+        let _ = catch(|| {
+            drop(Box::from_raw(model));
+            Ok(())
+        });
+    }
+}
+
+/// Writes the JSON description of the model, NUL-terminated, into `buf` (`len` bytes):
+/// `{"kind", "name", "energy", "targets": [{"name", "unit", "extensive"}], "elements": [...],
+/// "cutoff"}`. `*needed` (if not NULL) receives the size including the NUL, also when `len`
+/// is too small (then `CPOT_BUFFER_TOO_SMALL`; `buf` may be NULL to ask for the size).
+///
+/// # Safety
+/// `model` is NULL or a live handle; `buf` is NULL or valid for `len` writes; `needed` is
+/// NULL or valid for one write.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_info(
+    model: *const cpot_model_t,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = borrow(model, "model")?;
+        let json = serde_json::to_string(&model.calculator.info())
+            .map_err(|e| Failure::new(CPOT_INTERNAL_ERROR, e.to_string()))?;
+        let size = json.len() + 1;
+        if !needed.is_null() {
+            *needed = size;
+        }
+        if len < size {
+            return Err(Failure::new(
+                CPOT_BUFFER_TOO_SMALL,
+                format!("the model description needs {size} bytes, the buffer has {len}"),
+            ));
+        }
+        let out = slice_mut(buf.cast::<u8>(), size, "buf")?;
+        out[..json.len()].copy_from_slice(json.as_bytes());
+        out[json.len()] = 0;
+        Ok(())
+    })
+}
+
+/// Most threads a handle may ask for: more than any machine this library targets, and a
+/// guard against spawning billions of threads from a garbage argument.
+const MAX_THREADS: usize = 4096;
+
+/// Sets the number of threads computations on this handle use (0 = all cores, through the
+/// global pool). Each handle owns its pool. Do not call it while another thread computes
+/// with the same handle (it is safe, but which setting that computation uses is unspecified).
+///
+/// # Safety
+/// `model` is NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_set_threads(
+    model: *mut cpot_model_t,
+    threads: usize,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = borrow(model, "model")?;
+        if threads > MAX_THREADS {
+            return Err(Failure::invalid(format!(
+                "threads = {threads} is more than {MAX_THREADS}"
+            )));
+        }
+        let pool = match threads {
+            0 => None,
+            n => Some(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| {
+                        Failure::new(
+                            CPOT_INTERNAL_ERROR,
+                            format!("cannot start {n} threads: {e}"),
+                        )
+                    })?,
+            )),
+        };
+        *model.pool.lock().unwrap_or_else(PoisonError::into_inner) = pool;
+        Ok(())
+    })
+}
+
+/// Per-atom energies are wanted (`results->per_atom_energies`, n_atoms values).
+pub const CPOT_PER_ATOM_ENERGIES: u32 = 1;
+/// Forces are wanted (`results->forces`, 3 * n_atoms values, eV/Å).
+pub const CPOT_FORCES: u32 = 2;
+/// The virial is wanted (`results->virial`, 9 row-major values, eV).
+pub const CPOT_VIRIAL: u32 = 4;
+/// The model's predicted properties are wanted (`results->properties`, one per target in
+/// `cpot_model_info` order).
+pub const CPOT_PROPERTIES: u32 = 8;
+const ALL_FLAGS: u32 = CPOT_PER_ATOM_ENERGIES | CPOT_FORCES | CPOT_VIRIAL | CPOT_PROPERTIES;
+
+/// What to compute. The energy is always computed when the model has one.
+#[repr(C)]
+pub struct cpot_request_t {
+    /// OR of the CPOT_* flags.
+    pub flags: u32,
+    /// NULL: all atoms. Else n_atoms bytes, nonzero = counted: the energy and per-atom
+    /// energies are those of the counted atoms only (per-atom energies of the others are 0),
+    /// the forces and virial the derivatives of that partial energy with respect to EVERY atom
+    /// (what an MPI rank owning some atoms needs; summing over disjoint masks gives the total).
+    pub energy_atoms: *const u8,
+}
+
+/// Results of one system, in caller-owned buffers.
+#[repr(C)]
+pub struct cpot_results_t {
+    /// eV.
+    pub energy: f64,
+    /// eV: rigorous bound on the error of `energy` from truncating the lattice sums.
+    pub energy_error_bound: f64,
+    /// n_atoms values (eV), or NULL when `CPOT_PER_ATOM_ENERGIES` is not set.
+    pub per_atom_energies: *mut f64,
+    /// 3 * n_atoms values (eV/Å), atom-major, or NULL when `CPOT_FORCES` is not set.
+    pub forces: *mut f64,
+    /// 9 values (eV), row-major, W = -dE/dε (stress = -W / V), or NULL.
+    pub virial: *mut f64,
+    /// One value per target in `cpot_model_info` order, or NULL.
+    pub properties: *mut f64,
+    /// Capacity of `properties` (at least the number of targets when `CPOT_PROPERTIES` is set).
+    pub n_properties: usize,
+}
+
+/// Computes one system. A buffer that is NULL while its flag is set is
+/// `CPOT_INVALID_ARGUMENT`; on failure the contents of `results` are unspecified.
+///
+/// # Safety
+/// Every pointer is NULL or valid for the lengths documented on the structs.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_compute(
+    model: *const cpot_model_t,
+    system: *const cpot_system_t,
+    request: *const cpot_request_t,
+    results: *mut cpot_results_t,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = borrow(model, "model")?;
+        let system = borrow(system, "system")?;
+        let request = borrow(request, "request")?;
+        let results = results
+            .as_mut()
+            .ok_or_else(|| Failure::invalid("results is NULL"))?;
+        compute_into(
+            model,
+            system,
+            request,
+            energy_mask(system, request)?,
+            results,
+        )
+    })
+}
+
+/// Computes `n_systems` systems with one request (whose `energy_atoms` must be NULL), writing
+/// `results[k]` for `systems[k]`. Stops at the first failing system; its index is in the
+/// message.
+///
+/// # Safety
+/// `systems` and `results` are NULL or valid for `n_systems` elements; every pointer inside
+/// them as for `cpot_compute`.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_compute_batch(
+    model: *const cpot_model_t,
+    systems: *const cpot_system_t,
+    n_systems: usize,
+    request: *const cpot_request_t,
+    results: *mut cpot_results_t,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = borrow(model, "model")?;
+        let request = borrow(request, "request")?;
+        if !request.energy_atoms.is_null() {
+            return Err(Failure::invalid(
+                "cpot_compute_batch takes no request->energy_atoms (use cpot_compute)",
+            ));
+        }
+        let systems = slice(systems, n_systems, "systems")?;
+        let results = slice_mut(results, n_systems, "results")?;
+        for (k, (system, out)) in systems.iter().zip(results).enumerate() {
+            compute_into(model, system, request, None, out).map_err(|f| Failure {
+                message: format!("system {k}: {}", f.message),
+                ..f
+            })?;
+        }
+        Ok(())
+    })
+}
+
+/// The `energy_atoms` mask of `request` for `system`, if any.
+///
+/// # Safety
+/// `request.energy_atoms` is NULL or valid for `system.n_atoms` bytes.
+unsafe fn energy_mask(
+    system: &cpot_system_t,
+    request: &cpot_request_t,
+) -> Outcome<Option<Vec<bool>>> {
+    if request.energy_atoms.is_null() {
+        return Ok(None);
+    }
+    let mask = slice(
+        request.energy_atoms,
+        system.n_atoms,
+        "request->energy_atoms",
+    )?;
+    Ok(Some(mask.iter().map(|&b| b != 0).collect()))
+}
+
+/// The requested output buffer of `len` values, checked before any work is done.
+///
+/// # Safety
+/// `ptr` is NULL or valid for `len` writes.
+unsafe fn output<'a>(
+    flags: u32,
+    flag: u32,
+    ptr: *mut f64,
+    len: usize,
+    what: &str,
+) -> Outcome<Option<&'a mut [f64]>> {
+    if flags & flag == 0 {
+        return Ok(None);
+    }
+    slice_mut(ptr, len, &format!("{what} (its flag is set)")).map(Some)
+}
+
+/// # Safety
+/// As for `cpot_compute`.
+unsafe fn compute_into(
+    model: &cpot_model_t,
+    system: &cpot_system_t,
+    request: &cpot_request_t,
+    energy_atoms: Option<Vec<bool>>,
+    results: &mut cpot_results_t,
+) -> Outcome<()> {
+    let flags = request.flags;
+    if flags & !ALL_FLAGS != 0 {
+        return Err(Failure::invalid(format!(
+            "request->flags has unknown bits {:#x}",
+            flags & !ALL_FLAGS
+        )));
+    }
+    let structure = structure_of(system)?;
+    let n = structure.len();
+    let energies = output(
+        flags,
+        CPOT_PER_ATOM_ENERGIES,
+        results.per_atom_energies,
+        n,
+        "results->per_atom_energies",
+    )?;
+    let forces = output(flags, CPOT_FORCES, results.forces, 3 * n, "results->forces")?;
+    let virial = output(flags, CPOT_VIRIAL, results.virial, 9, "results->virial")?;
+    let properties = output(
+        flags,
+        CPOT_PROPERTIES,
+        results.properties,
+        results.n_properties,
+        "results->properties",
+    )?;
+    if properties.is_some() && results.n_properties < model.n_targets {
+        return Err(Failure::new(
+            CPOT_BUFFER_TOO_SMALL,
+            format!(
+                "results->n_properties is {} but the model predicts {} properties",
+                results.n_properties, model.n_targets
+            ),
+        ));
+    }
+    let wanted = Request {
+        per_atom_energies: energies.is_some(),
+        forces: forces.is_some(),
+        virial: virial.is_some(),
+        properties: properties.is_some(),
+        energy_atoms,
+    };
+    let computed: Results = model.install(|| model.calculator.compute(&structure, &wanted))?;
+    results.energy = computed.energy;
+    results.energy_error_bound = computed.energy_error_bound;
+    let missing = |what: &str| {
+        Failure::new(
+            CPOT_MODEL_ERROR,
+            format!("the model did not compute the requested {what}"),
+        )
+    };
+    if let Some(out) = energies {
+        let values = computed
+            .per_atom_energies
+            .as_ref()
+            .ok_or_else(|| missing("per-atom energies"))?;
+        out.copy_from_slice(values);
+    }
+    if let Some(out) = forces {
+        let values = computed.forces.as_ref().ok_or_else(|| missing("forces"))?;
+        write_vectors(out, values);
+    }
+    if let Some(out) = virial {
+        let w = computed.virial.as_ref().ok_or_else(|| missing("virial"))?;
+        out.copy_from_slice(&row_major(w));
+    }
+    if let Some(out) = properties {
+        let values = computed.properties.unwrap_or_default();
+        out.get_mut(..values.len())
+            .ok_or_else(|| {
+                Failure::new(
+                    CPOT_BUFFER_TOO_SMALL,
+                    format!("the model returned {} properties", values.len()),
+                )
+            })?
+            .copy_from_slice(&values);
+    }
+    Ok(())
+}
