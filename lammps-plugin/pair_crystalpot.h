@@ -1,0 +1,54 @@
+/* pair_style crystalpot: crystalpot models (complete periodic lattice sums, PotNet) as a
+   LAMMPS pair style, through crystalpot's C ABI. */
+
+#ifndef LMP_PAIR_CRYSTALPOT_H
+#define LMP_PAIR_CRYSTALPOT_H
+
+#include "pair.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct cpot_model_t;
+
+namespace LAMMPS_NS {
+
+class PairCrystalpot : public Pair {
+ public:
+  PairCrystalpot(class LAMMPS *);
+  ~PairCrystalpot() override;
+
+  void compute(int, int) override;
+  void settings(int, char **) override;
+  void coeff(int, char **) override;
+  void init_style() override;
+  double init_one(int, int) override;
+
+ private:
+  cpot_model_t *model = nullptr;
+  std::string model_file;
+  /// Element symbols the model accepts (from cpot_model_info).
+  std::vector<std::string> model_elements;
+  /// Atomic number of each LAMMPS atom type (index 0 unused).
+  std::vector<int32_t> type_number;
+  /// LAMMPS energy unit per eV (1 for metal, kcal/mol per eV for real).
+  double energy_factor = 1.0;
+
+  // Buffers reused from step to step (all atoms, in tag order).
+  std::vector<int> counts, displs;
+  std::vector<tagint> all_tags;
+  std::vector<int> all_types;
+  std::vector<double> all_x, positions, forces, atom_energies;
+  std::vector<int32_t> numbers;
+  std::vector<uint8_t> owned;
+  /// Position in the tag-ordered system of each gathered atom.
+  std::vector<int> slot;
+
+  void load_model(const std::string &path);
+  void gather_system(double lattice[9]);
+};
+
+}    // namespace LAMMPS_NS
+
+#endif
