@@ -85,11 +85,13 @@ fn wurtzite_24(k: usize) -> Structure {
     )
 }
 
+/// Builds the k-th variant of a benchmark structure.
+type Maker = fn(usize) -> Structure;
+
 fn bench(c: &mut Criterion) {
     let model = model();
     let settings = PotnetSettings::default();
-    let makers: [(&str, fn(usize) -> Structure); 2] =
-        [("5 atoms", perovskite_5), ("24 atoms", wurtzite_24)];
+    let makers: [(&str, Maker); 2] = [("5 atoms", perovskite_5), ("24 atoms", wurtzite_24)];
     for (label, make) in makers {
         let mut group = c.benchmark_group(format!("predict {label}"));
         group

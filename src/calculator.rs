@@ -20,7 +20,7 @@ pub enum Model {
     Physics(PhysicsModel),
     /// PotNet property predictor (safetensors model file). It has no energy: see
     /// [`Calculator::compute`].
-    Potnet(PotnetModel),
+    Potnet(Box<PotnetModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -73,7 +73,9 @@ impl Calculator {
     /// model a safetensors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if looks_like_safetensors(bytes) {
-            return Ok(Self::new(Model::Potnet(PotnetModel::from_bytes(bytes)?)));
+            return Ok(Self::new(Model::Potnet(Box::new(PotnetModel::from_bytes(
+                bytes,
+            )?))));
         }
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {

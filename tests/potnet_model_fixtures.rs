@@ -23,7 +23,7 @@ use crystalpot::model::potnet::features::{Batch, CrystalInput};
 use crystalpot::model::potnet::import::{import_original, ImportOptions};
 use crystalpot::model::potnet::PotnetModel;
 use crystalpot::model::Request;
-use crystalpot::Calculator;
+use crystalpot::{Calculator, Structure};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-5;
@@ -44,16 +44,22 @@ fn model() -> PotnetModel {
     .expect("fixture model imports")
 }
 
+/// The structures of `lattice_sums.json`.
+fn fixture_structures(sums: &Value) -> Vec<Structure> {
+    sums["structures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(structure)
+        .collect()
+}
+
 fn f32s(v: &Value) -> Vec<f32> {
     floats(v).into_iter().map(|x| x as f32).collect()
 }
 
 fn rows_f32(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .flat_map(|r| f32s(r))
-        .collect()
+    v.as_array().expect("array").iter().flat_map(f32s).collect()
 }
 
 /// The reference's model inputs of one structure.
@@ -232,12 +238,7 @@ fn predictions_from_structures_match() {
     let sums = fixture("lattice_sums.json");
     let outputs = fixture("potnet_outputs.json");
     let m = model();
-    let structures: Vec<_> = sums["structures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(structure)
-        .collect();
+    let structures = fixture_structures(&sums);
     let inputs = m.inputs(&structures).unwrap();
     let predictions = m.predict(&structures).unwrap();
     let mut worst = 0.0f64;
@@ -273,12 +274,7 @@ fn predictions_from_structures_match() {
 fn inference_is_deterministic() {
     let sums = fixture("lattice_sums.json");
     let m = model();
-    let structures: Vec<_> = sums["structures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(structure)
-        .collect();
+    let structures = fixture_structures(&sums);
     let bits = |p: Vec<Vec<f64>>| -> Vec<u64> { p.iter().flatten().map(|x| x.to_bits()).collect() };
     assert_eq!(
         bits(m.predict(&structures).unwrap()),
@@ -444,4 +440,63 @@ fn elements_outside_the_training_set_are_refused() {
         err.contains("Zn") && err.contains("not trained on"),
         "{err}"
     );
+}
+
+/// `import-potnet` then `predict --json` through the command-line tool.
+#[test]
+fn cli_imports_and_predicts() {
+    let exe = env!("CARGO_BIN_EXE_crystalpot");
+    let dir = common::data_dir().join("fixtures");
+    let out =
+        std::env::temp_dir().join(format!("crystalpot-cli-{}.safetensors", std::process::id()));
+    let status = std::process::Command::new(exe)
+        .args([
+            "import-potnet",
+            "--target",
+            "formation_energy",
+            "--unit",
+            "eV/atom",
+            "--weights",
+        ])
+        .arg(dir.join("potnet_model.safetensors"))
+        .arg("--config")
+        .arg(dir.join("potnet_config.json"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("crystalpot runs");
+    assert!(status.success());
+    let cif = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/NaCl.cif");
+    let run = std::process::Command::new(exe)
+        .args(["predict", "--json", "--model"])
+        .arg(&out)
+        .args([cif, cif])
+        .output()
+        .expect("crystalpot runs");
+    std::fs::remove_file(&out).ok();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8(run.stdout).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "one JSON object per structure");
+    let expected = model()
+        .predict(&crystalpot::io::read_structures(cif).unwrap())
+        .unwrap()[0][0];
+    for l in &lines {
+        assert_eq!(l["model"], "potnet");
+        assert_eq!(l["predictions"]["formation_energy"]["unit"], "eV/atom");
+        let v = l["predictions"]["formation_energy"]["value"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (v - expected).abs() <= 1e-6 * expected.abs(),
+            "{v} vs {expected}"
+        );
+    }
 }

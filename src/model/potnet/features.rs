@@ -97,7 +97,7 @@ impl Rbf {
             .map(|w| f64::from(w[1] - w[0]))
             .sum::<f64>();
         let mean = (diffs / (centers.len() - 1) as f64) as f32;
-        if !(mean > 0.0) {
+        if mean.is_nan() || mean <= 0.0 {
             return Err(Error::Model("RBF centers must increase".into()));
         }
         Ok(Rbf {

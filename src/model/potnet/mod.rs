@@ -32,7 +32,7 @@ use network::PotNet;
 
 /// Upper bound on the edges of one batched forward pass: bounds the memory of the [E, 2F]
 /// activations (~10 kB per edge at F = 256) while keeping batches large enough to amortise.
-const MAX_BATCH_EDGES: usize = 16_384;
+const MAX_BATCH_EDGES: usize = 4_096;
 
 /// A loaded PotNet model: metadata, weights and the network built from them.
 #[derive(Clone, Debug)]
