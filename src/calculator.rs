@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::physics::PhysicsModel;
+use crate::model::potnet::{file::looks_like_safetensors, PotnetModel};
 use crate::model::{Request, Results};
 use crate::structure::Structure;
 
@@ -17,6 +18,9 @@ use crate::structure::Structure;
 pub enum Model {
     /// Rigid-ion Coulomb + Buckingham (JSON model file).
     Physics(PhysicsModel),
+    /// PotNet property predictor (safetensors model file). It has no energy: see
+    /// [`Calculator::compute`].
+    Potnet(Box<PotnetModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -65,8 +69,14 @@ impl Calculator {
         })
     }
 
-    /// Loads a model from the bytes of a model file: a physics model is JSON text.
+    /// Loads a model from the bytes of a model file: a physics model is JSON text, a PotNet
+    /// model a safetensors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if looks_like_safetensors(bytes) {
+            return Ok(Self::new(Model::Potnet(Box::new(PotnetModel::from_bytes(
+                bytes,
+            )?))));
+        }
         let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'{') {
             let text = std::str::from_utf8(bytes)
@@ -74,7 +84,8 @@ impl Calculator {
             return Ok(Self::new(Model::Physics(PhysicsModel::from_json(text)?)));
         }
         Err(Error::Model(
-            "not a crystalpot model file (expected a JSON physics model)".into(),
+            "not a crystalpot model file (expected a JSON physics model or a PotNet safetensors file)"
+                .into(),
         ))
     }
 
@@ -93,13 +104,59 @@ impl Calculator {
                 elements: symbols(&m.elements()),
                 cutoff: None,
             },
+            Model::Potnet(m) => {
+                let meta = m.meta();
+                ModelInfo {
+                    kind: "potnet".into(),
+                    name: meta.name.clone(),
+                    energy: false,
+                    targets: meta
+                        .targets
+                        .iter()
+                        .map(|t| TargetInfo {
+                            name: t.name.clone(),
+                            unit: t.unit.clone(),
+                            extensive: t.extensive,
+                        })
+                        .collect(),
+                    elements: meta.elements.clone(),
+                    cutoff: Some(meta.graph.cutoff),
+                }
+            }
         }
     }
 
-    /// Computes what `request` asks for.
+    /// Computes what `request` asks for. A model without energy (`info().energy == false`,
+    /// PotNet) computes properties only: asking it for energies, forces or a virial is an
+    /// error, and the energy fields of its results stay 0.
     pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
         match &self.model {
             Model::Physics(m) => m.compute(structure, request),
+            Model::Potnet(m) => {
+                if request.forces
+                    || request.virial
+                    || request.per_atom_energies
+                    || request.energy_atoms.is_some()
+                    || !request.properties
+                {
+                    return Err(Error::InvalidInput(format!(
+                        "model {:?} is a PotNet property model: it predicts {} but no energy, \
+                         forces or stress; request properties only",
+                        m.meta().name,
+                        m.meta()
+                            .targets
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                let properties = m.predict(std::slice::from_ref(structure))?;
+                Ok(Results {
+                    properties: properties.into_iter().next(),
+                    ..Results::default()
+                })
+            }
         }
     }
 }

@@ -23,6 +23,10 @@ enum Command {
     Potentials(cli::potentials::Args),
     /// Energy, forces and stress with a physics (rigid-ion) model.
     Energy(cli::energy::Args),
+    /// Properties of many structures with a PotNet model.
+    Predict(cli::predict::Args),
+    /// Convert an original PotNet state dict + config into a model file.
+    ImportPotnet(cli::import_potnet::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Potentials(args) => cli::potentials::run(args),
         Command::Energy(args) => cli::energy::run(args),
+        Command::Predict(args) => cli::predict::run(args),
+        Command::ImportPotnet(args) => cli::import_potnet::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

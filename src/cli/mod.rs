@@ -2,7 +2,9 @@
 //! and prints. Nothing here computes physics.
 
 pub mod energy;
+pub mod import_potnet;
 pub mod potentials;
+pub mod predict;
 
 use std::path::Path;
 

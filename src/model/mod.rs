@@ -1,6 +1,7 @@
 //! Models that turn a structure into energies, forces, stresses and properties.
 
 pub mod physics;
+pub mod potnet;
 
 use crate::cell::Mat3;
 use crate::cell::Vec3;
