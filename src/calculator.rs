@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::elements;
 use crate::error::{Error, Result};
+use crate::model::energy::EnergyModel;
 use crate::model::physics::PhysicsModel;
 use crate::model::{Request, Results};
 use crate::structure::Structure;
@@ -17,6 +18,8 @@ use crate::structure::Structure;
 pub enum Model {
     /// Rigid-ion Coulomb + Buckingham (JSON model file).
     Physics(PhysicsModel),
+    /// Energy model for simulation (safetensors model file of kind "energy").
+    Energy(std::sync::Arc<EnergyModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -73,8 +76,14 @@ impl Calculator {
                 .map_err(|_| Error::Model("model file is not valid UTF-8 JSON".into()))?;
             return Ok(Self::new(Model::Physics(PhysicsModel::from_json(text)?)));
         }
+        if bytes.get(8) == Some(&b'{') {
+            return Ok(Self::new(Model::Energy(std::sync::Arc::new(
+                EnergyModel::from_bytes(bytes)?,
+            ))));
+        }
         Err(Error::Model(
-            "not a crystalpot model file (expected a JSON physics model)".into(),
+            "not a crystalpot model file (expected a JSON physics model or a safetensors model)"
+                .into(),
         ))
     }
 
@@ -93,6 +102,14 @@ impl Calculator {
                 elements: symbols(&m.elements()),
                 cutoff: None,
             },
+            Model::Energy(m) => ModelInfo {
+                kind: "energy".into(),
+                name: m.meta.name.clone(),
+                energy: true,
+                targets: Vec::new(),
+                elements: symbols(m.elements()),
+                cutoff: Some(m.config().cutoff),
+            },
         }
     }
 
@@ -100,6 +117,7 @@ impl Calculator {
     pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
         match &self.model {
             Model::Physics(m) => m.compute(structure, request),
+            Model::Energy(m) => m.compute(structure, request),
         }
     }
 }

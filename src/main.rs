@@ -23,6 +23,8 @@ enum Command {
     Potentials(cli::potentials::Args),
     /// Energy, forces and stress with a physics (rigid-ion) model.
     Energy(cli::energy::Args),
+    /// Train an energy model on energies, forces and stresses (extended XYZ).
+    TrainEnergy(cli::train_energy::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Potentials(args) => cli::potentials::run(args),
         Command::Energy(args) => cli::energy::run(args),
+        Command::TrainEnergy(args) => cli::train_energy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 pub mod energy;
 pub mod potentials;
+pub mod train_energy;
 
 use std::path::Path;
 
