@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::elements;
 use crate::error::{Error, Result};
+use crate::model::energy::EnergyModel;
 use crate::model::physics::PhysicsModel;
 use crate::model::potnet::{file::looks_like_safetensors, PotnetModel};
 use crate::model::{Request, Results};
@@ -21,6 +22,8 @@ pub enum Model {
     /// PotNet property predictor (safetensors model file). It has no energy: see
     /// [`Calculator::compute`].
     Potnet(Box<PotnetModel>),
+    /// Energy model for simulation (safetensors model file of kind "energy").
+    Energy(std::sync::Arc<EnergyModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -73,6 +76,11 @@ impl Calculator {
     /// model a safetensors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if looks_like_safetensors(bytes) {
+            if declares_energy_kind(bytes) {
+                return Ok(Self::new(Model::Energy(std::sync::Arc::new(
+                    EnergyModel::from_bytes(bytes)?,
+                ))));
+            }
             return Ok(Self::new(Model::Potnet(Box::new(PotnetModel::from_bytes(
                 bytes,
             )?))));
@@ -84,7 +92,7 @@ impl Calculator {
             return Ok(Self::new(Model::Physics(PhysicsModel::from_json(text)?)));
         }
         Err(Error::Model(
-            "not a crystalpot model file (expected a JSON physics model or a PotNet safetensors file)"
+            "not a crystalpot model file (expected a JSON physics model or a safetensors model)"
                 .into(),
         ))
     }
@@ -123,6 +131,14 @@ impl Calculator {
                     cutoff: Some(meta.graph.cutoff),
                 }
             }
+            Model::Energy(m) => ModelInfo {
+                kind: "energy".into(),
+                name: m.meta.name.clone(),
+                energy: true,
+                targets: Vec::new(),
+                elements: symbols(m.elements()),
+                cutoff: Some(m.config().cutoff),
+            },
         }
     }
 
@@ -157,8 +173,19 @@ impl Calculator {
                     ..Results::default()
                 })
             }
+            Model::Energy(m) => m.compute(structure, request),
         }
     }
+}
+
+/// Whether a safetensors model file's metadata declares `"kind": "energy"` (PotNet files
+/// declare a `format` instead).
+fn declares_energy_kind(bytes: &[u8]) -> bool {
+    safetensors::SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, header)| header.metadata().as_ref()?.get("crystalpot").cloned())
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|meta| meta.get("kind").and_then(|k| k.as_str()) == Some("energy"))
 }
 
 fn symbols(numbers: &[u8]) -> Vec<String> {

@@ -27,6 +27,8 @@ enum Command {
     Predict(cli::predict::Args),
     /// Convert an original PotNet state dict + config into a model file.
     ImportPotnet(cli::import_potnet::Args),
+    /// Train an energy model on energies, forces and stresses (extended XYZ).
+    TrainEnergy(cli::train_energy::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Energy(args) => cli::energy::run(args),
         Command::Predict(args) => cli::predict::run(args),
         Command::ImportPotnet(args) => cli::import_potnet::run(args),
+        Command::TrainEnergy(args) => cli::train_energy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

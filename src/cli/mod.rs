@@ -5,6 +5,7 @@ pub mod energy;
 pub mod import_potnet;
 pub mod potentials;
 pub mod predict;
+pub mod train_energy;
 
 use std::path::Path;
 

@@ -1,0 +1,230 @@
+//! `crystalpot train-energy`: trains an energy model on energies, forces and stresses from
+//! extended XYZ, keeping the best model by validation energy MAE, with a per-epoch CSV log
+//! and the learning curve and parity plot next to the model.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crystalpot::model::energy::file::{self, Provenance};
+use crystalpot::model::energy::{EnergyConfig, EnergyMeta};
+use crystalpot::train::dataset::{self, BadSamples};
+use crystalpot::train::energy::{self as training, EnergyTraining, Trainable};
+use crystalpot::train::plots::{self, EpochPoint};
+use crystalpot::train::split::train_validation_split;
+use crystalpot::{Error, Result};
+
+/// Train an energy model (energies, forces, stresses) for molecular dynamics.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Extended XYZ with `energy` (eV) and forces per frame (stress when present).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output model file (.safetensors); the log and plots are written next to it.
+    #[arg(long)]
+    out: PathBuf,
+    /// Share of the frames held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 100)]
+    epochs: usize,
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Local cutoff (Å).
+    #[arg(long, default_value_t = 5.0)]
+    cutoff: f64,
+    #[arg(long, default_value_t = 32)]
+    width: usize,
+    #[arg(long, default_value_t = 2)]
+    layers: usize,
+    #[arg(long, default_value_t = 1.0)]
+    energy_weight: f64,
+    #[arg(long, default_value_t = 1.0)]
+    force_weight: f64,
+    /// Weight of the stress loss (GPa²).
+    #[arg(long, default_value_t = 0.01)]
+    stress_weight: f64,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Skip frames that cannot be used (listed on stderr) instead of failing.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Model name stored in the file.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let bad = if args.skip_bad {
+        BadSamples::Skip
+    } else {
+        BadSamples::Fail
+    };
+    let data = dataset::load(&args.data, &["energy".to_string()], bad)?;
+    for s in &data.skipped {
+        eprintln!("skipped {}: {}", s.location, s.reason);
+    }
+    let samples = data.samples;
+    let mut elements: Vec<u8> = samples
+        .iter()
+        .flat_map(|s| s.structure.numbers().to_vec())
+        .collect();
+    elements.sort_unstable();
+    elements.dedup();
+    let symbols = elements
+        .iter()
+        .map(|&z| crystalpot::elements::symbol(z).unwrap_or("?").to_string())
+        .collect();
+    let mut config = EnergyConfig {
+        cutoff: args.cutoff,
+        width: args.width,
+        layers: args.layers,
+        ..EnergyConfig::new(symbols)
+    };
+    let (train_idx, val_idx) = train_validation_split(samples.len(), args.val_fraction, args.seed);
+    let pick = |idx: &[usize]| idx.iter().map(|&k| samples[k].clone()).collect::<Vec<_>>();
+    let (train_samples, val_samples) = (pick(&train_idx), pick(&val_idx));
+    eprintln!(
+        "{} training and {} validation frames; computing graphs and lattice sums…",
+        train_samples.len(),
+        val_samples.len()
+    );
+    let started = std::time::Instant::now();
+    let mut train_data = training::prepare(&train_samples, &config)?;
+    let reference = training::fit_constants(&mut config, &train_samples, &train_data)?;
+    // Φ scales are part of the inputs: prepare again now that they are fixed.
+    train_data = training::prepare(&train_samples, &config)?;
+    let val_data = training::prepare(&val_samples, &config)?;
+    let model = Trainable::new(&config, &reference, args.seed)?;
+    let settings = EnergyTraining {
+        energy_weight: args.energy_weight,
+        force_weight: args.force_weight,
+        stress_weight: args.stress_weight,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        seed: args.seed,
+        threads: args.threads,
+    };
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("energy model of {}", file_name(&args.data)));
+    let log_path = sibling(&args.out, "log.csv");
+    let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
+    writeln!(
+        log,
+        "epoch,train_loss,val_energy_mae_mev_per_atom,val_force_mae,val_stress_mae_gpa,seconds"
+    )
+    .map_err(|e| Error::io(&log_path, e))?;
+    let bar = indicatif::ProgressBar::new(args.epochs as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} epochs, ETA {eta} {msg}")
+            .expect("valid template"),
+    );
+    let mut best = f64::INFINITY;
+    let mut points = Vec::new();
+    let mut failure = None;
+    training::train(&model, &train_data, &val_data, &settings, |r| {
+        let v = r.validation;
+        bar.inc(1);
+        bar.set_message(format!(
+            "loss {:.3e}, val {:.2} meV/atom, {:.3} eV/Å",
+            r.train_loss,
+            v.energy_mae_mev_per_atom,
+            v.force_mae.unwrap_or(f64::NAN)
+        ));
+        let line = writeln!(
+            log,
+            "{},{},{},{},{},{:.1}",
+            r.epoch,
+            r.train_loss,
+            v.energy_mae_mev_per_atom,
+            v.force_mae.map_or(String::new(), |x| x.to_string()),
+            v.stress_mae_gpa.map_or(String::new(), |x| x.to_string()),
+            started.elapsed().as_secs_f64()
+        );
+        points.push(EpochPoint {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            val_mae: v.energy_mae_mev_per_atom,
+        });
+        if v.energy_mae_mev_per_atom < best {
+            best = v.energy_mae_mev_per_atom;
+            let provenance = Provenance {
+                dataset: args.data.display().to_string(),
+                split: format!(
+                    "seeded random split, seed {}, validation fraction {}",
+                    args.seed, args.val_fraction
+                ),
+                metrics: serde_json::to_value(v).expect("metrics serialise"),
+                date: String::new(),
+                crystalpot_version: env!("CARGO_PKG_VERSION").into(),
+            };
+            let meta = EnergyMeta::new(&name, config.clone(), provenance);
+            let saved = file::write(&meta, &model.tensors())
+                .and_then(|bytes| write_atomically(&args.out, &bytes));
+            if let Err(e) = saved.and(line.map_err(|e| Error::io(&log_path, e))) {
+                failure.get_or_insert(e);
+            }
+        }
+    })?;
+    bar.finish();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    plots::learning_curve(
+        &sibling(&args.out, "learning-curve.png"),
+        &points,
+        "meV/atom",
+    )?;
+    let best_model = crystalpot::model::energy::EnergyModel::from_bytes(
+        &std::fs::read(&args.out).map_err(|e| Error::io(&args.out, e))?,
+    )?;
+    let (mut predicted, mut reference) = (Vec::new(), Vec::new());
+    for s in &val_samples {
+        let r = best_model.compute(&s.structure, &crystalpot::model::Request::default())?;
+        predicted.push(r.energy / s.structure.len() as f64);
+        reference.push(s.targets[0] / s.structure.len() as f64);
+    }
+    plots::parity_plot(
+        &sibling(&args.out, "parity.png"),
+        &predicted,
+        &reference,
+        "energy (validation)",
+        "eV/atom",
+    )?;
+    eprintln!(
+        "best validation energy MAE {best:.2} meV/atom; model {}, log {} ({:.0} s)",
+        args.out.display(),
+        log_path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// `model.safetensors` → `model.<suffix>` beside it.
+fn sibling(model: &Path, suffix: &str) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    model.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// Writes to a temporary file and renames it, so that a killed run never leaves half a model.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
