@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::energy::EnergyModel;
+use crate::model::file::{description, looks_like_safetensors};
 use crate::model::physics::PhysicsModel;
-use crate::model::potnet::{file::looks_like_safetensors, PotnetModel};
+use crate::model::potnet::PotnetModel;
 use crate::model::{Request, Results};
 use crate::structure::Structure;
 
@@ -181,9 +182,9 @@ impl Calculator {
 /// Whether a safetensors model file's metadata declares `"kind": "energy"` (PotNet files
 /// declare a `format` instead).
 fn declares_energy_kind(bytes: &[u8]) -> bool {
-    safetensors::SafeTensors::read_metadata(bytes)
+    description(bytes)
         .ok()
-        .and_then(|(_, header)| header.metadata().as_ref()?.get("crystalpot").cloned())
+        .flatten()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .is_some_and(|meta| meta.get("kind").and_then(|k| k.as_str()) == Some("energy"))
 }

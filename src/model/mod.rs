@@ -1,6 +1,7 @@
 //! Models that turn a structure into energies, forces, stresses and properties.
 
 pub mod energy;
+pub mod file;
 pub mod physics;
 pub mod potnet;
 

@@ -1,5 +1,5 @@
 //! The energy model file: safetensors weights plus [`EnergyMeta`] JSON in the safetensors
-//! `__metadata__` under the key `crystalpot`.
+//! `__metadata__` ([`crate::model::file`]).
 
 use std::collections::HashMap;
 
@@ -10,9 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::config::EnergyConfig;
 use crate::error::{Error, Result};
+use crate::model::file::{self as model_file, corrupt, METADATA_KEY};
 
-/// Metadata key of the model description.
-pub const METADATA_KEY: &str = "crystalpot";
 /// Version of the energy model file layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -50,25 +49,14 @@ impl EnergyMeta {
     }
 }
 
-fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::Model(format!(
-        "not a readable safetensors file (truncated or corrupt?): {e}"
-    ))
-}
-
 /// Metadata and tensors of model-file bytes, checked for version, kind and finiteness.
 pub fn read(bytes: &[u8]) -> Result<(EnergyMeta, HashMap<String, Tensor>)> {
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
-    let text = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(METADATA_KEY))
-        .ok_or_else(|| {
-            Error::Model(format!(
-                "safetensors file without \"{METADATA_KEY}\" metadata"
-            ))
-        })?;
-    let meta: EnergyMeta = serde_json::from_str(text)
+    let text = model_file::description(bytes)?.ok_or_else(|| {
+        Error::Model(format!(
+            "safetensors file without \"{METADATA_KEY}\" metadata"
+        ))
+    })?;
+    let meta: EnergyMeta = serde_json::from_str(&text)
         .map_err(|e| Error::Model(format!("invalid energy model metadata: {e}")))?;
     if meta.format_version != FORMAT_VERSION || meta.kind != "energy" {
         return Err(Error::Model(format!(
@@ -101,10 +89,8 @@ pub fn read(bytes: &[u8]) -> Result<(EnergyMeta, HashMap<String, Tensor>)> {
 /// Serialises a model.
 pub fn write(meta: &EnergyMeta, tensors: &HashMap<String, Tensor>) -> Result<Vec<u8>> {
     meta.config.validate()?;
-    let text = serde_json::to_string(meta).expect("metadata serialises");
-    let info = HashMap::from([(METADATA_KEY.to_string(), text)]);
-    let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
-    items.sort_by_key(|(name, _)| *name);
-    safetensors::serialize(items, Some(info))
-        .map_err(|e| Error::Model(format!("cannot serialise the model: {e}")))
+    model_file::serialize(
+        serde_json::to_string(meta).expect("metadata serialises"),
+        tensors,
+    )
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::lattice::potnet::PotnetSettings;
 
 /// Key of the safetensors `__metadata__` entry that holds [`ModelMeta`] as JSON.
-pub const METADATA_KEY: &str = "crystalpot";
+pub use crate::model::file::METADATA_KEY;
 
 /// Value of [`ModelMeta::format`]: tells a PotNet model file from other safetensors files.
 pub const FORMAT: &str = "crystalpot-potnet";

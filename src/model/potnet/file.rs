@@ -9,8 +9,9 @@ use candle_core::safetensors::Load;
 use candle_core::{Device, Tensor};
 use safetensors::{Dtype, SafeTensors};
 
-use super::config::{Architecture, ModelMeta, METADATA_KEY};
+use super::config::{Architecture, ModelMeta};
 use crate::error::{Error, Result};
+use crate::model::file::{self as model_file, corrupt, METADATA_KEY};
 
 /// A tensor the architecture requires: name, shape, and whether it is a PyTorch
 /// `num_batches_tracked` counter (0-dim int64, optional: training state, unused in eval).
@@ -62,12 +63,6 @@ fn expected_tensors(arch: &Architecture) -> Vec<Expected> {
     linear(&mut add, "fc.0", f, arch.output_dim);
     linear(&mut add, "fc_out", arch.output_dim, arch.output_features);
     out
-}
-
-fn corrupt(e: impl std::fmt::Display) -> Error {
-    Error::Model(format!(
-        "not a readable safetensors file (truncated or corrupt?): {e}"
-    ))
 }
 
 /// The tensors of a safetensors buffer checked against `arch`: every required tensor present
@@ -133,36 +128,17 @@ pub fn read_state_dict(bytes: &[u8], arch: &Architecture) -> Result<HashMap<Stri
 
 /// The metadata of a model file, without reading its tensors.
 pub fn read_meta(bytes: &[u8]) -> Result<ModelMeta> {
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
-    let text = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(METADATA_KEY))
-        .ok_or_else(|| {
-            Error::Model(format!(
-                "safetensors file without \"{METADATA_KEY}\" metadata: a bare PyTorch state \
-                 dict? turn it into a model file with `crystalpot import-potnet`"
-            ))
-        })?;
-    ModelMeta::from_json(text)
+    let text = model_file::description(bytes)?.ok_or_else(|| {
+        Error::Model(format!(
+            "safetensors file without \"{METADATA_KEY}\" metadata: a bare PyTorch state \
+             dict? turn it into a model file with `crystalpot import-potnet`"
+        ))
+    })?;
+    ModelMeta::from_json(&text)
 }
 
 /// Serialises `tensors` with `meta` into model-file bytes.
 pub fn write(meta: &ModelMeta, tensors: &HashMap<String, Tensor>) -> Result<Vec<u8>> {
     meta.validate()?;
-    let info = HashMap::from([(METADATA_KEY.to_string(), meta.to_json())]);
-    let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
-    items.sort_by_key(|(name, _)| *name);
-    safetensors::serialize(items, Some(info))
-        .map_err(|e| Error::Model(format!("cannot serialise the model: {e}")))
-}
-
-/// Whether `bytes` look like a safetensors file: an 8-byte little-endian header length that
-/// fits the buffer, followed by a JSON object.
-pub fn looks_like_safetensors(bytes: &[u8]) -> bool {
-    let Some(head) = bytes.get(..8) else {
-        return false;
-    };
-    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
-    bytes.get(8) == Some(&b'{') && n <= (bytes.len() - 8) as u64
+    model_file::serialize(meta.to_json(), tensors)
 }
