@@ -212,6 +212,21 @@ impl Structure {
 pub(crate) mod tests {
     use super::*;
 
+    /// `s` with atom `atom` moved by `h` along Cartesian `axis` (finite differences).
+    pub(crate) fn moved(s: &Structure, atom: usize, axis: usize, h: f64) -> Structure {
+        let mut positions = s.positions().to_vec();
+        positions[atom][axis] += h;
+        Structure::new(*s.lattice(), s.numbers().to_vec(), positions, s.pbc()).unwrap()
+    }
+
+    /// `s` under the homogeneous strain x → (1 + ε) x of atoms and cell.
+    pub(crate) fn strained(s: &Structure, eps: &crate::cell::Mat3) -> Structure {
+        let f = crate::cell::Mat3::identity() + eps;
+        let l = Lattice::from_matrix(s.lattice().matrix() * f.transpose()).unwrap();
+        let positions = s.positions().iter().map(|x| f * x).collect();
+        Structure::new(l, s.numbers().to_vec(), positions, s.pbc()).unwrap()
+    }
+
     /// Rock-salt NaCl, conventional cubic cell of edge `a`.
     pub(crate) fn rocksalt(a: f64) -> Structure {
         let lattice = Lattice::from_rows([[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, a]]).unwrap();

@@ -644,7 +644,7 @@ impl Accumulator {
 mod tests {
     use super::*;
     use crate::cell::Lattice;
-    use crate::structure::tests::rocksalt;
+    use crate::structure::tests::{moved, rocksalt, strained};
 
     fn charges(s: &Structure) -> Vec<f64> {
         s.numbers()
@@ -724,19 +724,6 @@ mod tests {
                 coupling: vec![1.0, -0.4, -0.4, 0.7],
             },
         )
-    }
-
-    fn moved(s: &Structure, atom: usize, axis: usize, h: f64) -> Structure {
-        let mut positions = s.positions().to_vec();
-        positions[atom][axis] += h;
-        Structure::new(*s.lattice(), s.numbers().to_vec(), positions, [true; 3]).unwrap()
-    }
-
-    fn strained(s: &Structure, eps: &Mat3) -> Structure {
-        let f = Mat3::identity() + eps;
-        let l = Lattice::from_matrix(s.lattice().matrix() * f.transpose()).unwrap();
-        let positions = s.positions().iter().map(|x| f * x).collect();
-        Structure::new(l, s.numbers().to_vec(), positions, [true; 3]).unwrap()
     }
 
     #[test]

@@ -7,6 +7,7 @@ use candle_core::Tensor;
 
 use super::*;
 use crate::cell::Lattice;
+use crate::structure::tests::{moved, strained};
 use crate::train::dataset::Sample;
 use crate::train::energy::{predict, prepare, Trainable};
 
@@ -49,19 +50,6 @@ fn cell() -> Structure {
 
 fn energy(m: &EnergyModel, s: &Structure) -> f64 {
     m.compute(s, &Request::default()).unwrap().energy
-}
-
-fn moved(s: &Structure, atom: usize, axis: usize, h: f64) -> Structure {
-    let mut x = s.positions().to_vec();
-    x[atom][axis] += h;
-    Structure::new(*s.lattice(), s.numbers().to_vec(), x, [true; 3]).unwrap()
-}
-
-fn strained(s: &Structure, eps: &Mat3) -> Structure {
-    let f = Mat3::identity() + eps;
-    let lattice = Lattice::from_matrix(s.lattice().matrix() * f.transpose()).unwrap();
-    let x = s.positions().iter().map(|p| f * p).collect();
-    Structure::new(lattice, s.numbers().to_vec(), x, [true; 3]).unwrap()
 }
 
 #[test]
