@@ -27,6 +27,8 @@ enum Command {
     Predict(cli::predict::Args),
     /// Convert an original PotNet state dict + config into a model file.
     ImportPotnet(cli::import_potnet::Args),
+    /// Errors of a model on labelled data (MAE, RMSE, R², max error; energy/force/stress).
+    Evaluate(cli::evaluate::Args),
     /// Train an energy model on energies, forces and stresses (extended XYZ).
     TrainEnergy(cli::train_energy::Args),
 }
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Energy(args) => cli::energy::run(args),
         Command::Predict(args) => cli::predict::run(args),
         Command::ImportPotnet(args) => cli::import_potnet::run(args),
+        Command::Evaluate(args) => cli::evaluate::run(args),
         Command::TrainEnergy(args) => cli::train_energy::run(args),
     };
     match result {

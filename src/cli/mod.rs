@@ -2,6 +2,7 @@
 //! and prints. Nothing here computes physics.
 
 pub mod energy;
+pub mod evaluate;
 pub mod import_potnet;
 pub mod potentials;
 pub mod predict;

@@ -219,11 +219,13 @@ pub struct EnergyMetrics {
 }
 
 /// Predictions and references of one structure, flattened.
-struct Comparison {
-    /// (predicted, reference) energy per atom.
-    energy: (f64, f64),
-    forces: Option<(Vec<f64>, Vec<f64>)>,
-    stress: Option<(Vec<f64>, Vec<f64>)>,
+pub struct Comparison {
+    /// (predicted, reference) energy per atom (eV/atom).
+    pub energy: (f64, f64),
+    /// (predicted, reference) force components (eV/Å).
+    pub forces: Option<(Vec<f64>, Vec<f64>)>,
+    /// (predicted, reference) stress components (GPa).
+    pub stress: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 fn compare(network: &EnergyNetwork, p: &Prepared) -> candle_core::Result<Comparison> {
@@ -263,18 +265,23 @@ pub fn evaluate(network: &EnergyNetwork, data: &[Prepared]) -> Result<EnergyMetr
         .map(|p| compare(network, p))
         .collect::<candle_core::Result<Vec<_>>>()
         .map_err(candle_error)?;
+    Ok(summarize(&results))
+}
+
+/// Energy, force and stress metrics of compared structures (at least one).
+pub fn summarize(results: &[Comparison]) -> EnergyMetrics {
     let (pe, te): (Vec<f64>, Vec<f64>) = results.iter().map(|r| r.energy).unzip();
     let energy = Metrics::new(&pe, &te);
-    let forces = pooled(&results, |r| r.forces.as_ref());
-    let stress = pooled(&results, |r| r.stress.as_ref());
-    Ok(EnergyMetrics {
-        n: data.len(),
+    let forces = pooled(results, |r| r.forces.as_ref());
+    let stress = pooled(results, |r| r.stress.as_ref());
+    EnergyMetrics {
+        n: results.len(),
         energy_mae_mev_per_atom: energy.mae * 1e3,
         energy_rmse_mev_per_atom: energy.rmse * 1e3,
         force_mae: forces.map(|m| m.mae),
         force_rmse: forces.map(|m| m.rmse),
         stress_mae_gpa: stress.map(|m| m.mae),
-    })
+    }
 }
 
 /// Fits the data-dependent constants of `config`: Φ scales (RMS per power) and the energy
