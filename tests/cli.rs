@@ -102,3 +102,56 @@ fn bad_input_exits_non_zero_with_a_message() {
     assert!(!ok);
     assert!(stderr.contains("tol"), "{stderr}");
 }
+
+#[test]
+fn evaluate_scores_an_energy_model_as_the_library_computes_it() {
+    let data = std::env::var_os("CRYSTALPOT_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+        });
+    let frames = crystalpot::io::extxyz::read_extxyz(data.join("mlearn/Si_train.xyz")).unwrap();
+    let frames = &frames[..3];
+    let path = std::env::temp_dir().join(format!("crystalpot-eval-{}.xyz", std::process::id()));
+    crystalpot::io::extxyz::write_extxyz(&path, frames).unwrap();
+    let (ok, stdout, stderr) = crystalpot(&[
+        "evaluate",
+        "--model",
+        "models/mlearn-Si.safetensors",
+        "--data",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["n"], 3);
+    let calc =
+        crystalpot::Calculator::from_file(std::path::Path::new("models/mlearn-Si.safetensors"))
+            .unwrap();
+    let mae = frames
+        .iter()
+        .map(|f| {
+            let r = calc.compute(&f.structure, &Default::default()).unwrap();
+            (r.energy - f.energy.unwrap()).abs() / f.structure.len() as f64
+        })
+        .sum::<f64>()
+        / 3.0
+        * 1e3;
+    let printed = v["energy_mae_mev_per_atom"].as_f64().unwrap();
+    assert!(
+        (printed - mae).abs() < 1e-9 * mae.max(1.0),
+        "{printed} vs {mae}"
+    );
+    for key in [
+        "energy_rmse_mev_per_atom",
+        "force_mae",
+        "force_rmse",
+        "stress_mae_gpa",
+    ] {
+        assert!(
+            v[key].as_f64().is_some_and(|x| x >= 0.0),
+            "{key}: {}",
+            v[key]
+        );
+    }
+}
