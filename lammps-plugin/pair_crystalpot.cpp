@@ -200,36 +200,41 @@ void PairCrystalpot::gather_system(double lattice[9])
     error->all(FLERR, "pair_style crystalpot: {} atoms owned but {} in the system (lost atoms?)",
                n, atom->natoms);
 
-  all_tags.resize(n);
-  all_types.resize(n);
-  all_x.resize(3 * (size_t) n);
-  MPI_Allgatherv(atom->tag, nlocal, MPI_LMP_TAGINT, all_tags.data(), counts.data(),
-                 displs.data(), MPI_LMP_TAGINT, world);
-  MPI_Allgatherv(atom->type, nlocal, MPI_INT, all_types.data(), counts.data(), displs.data(),
-                 MPI_INT, world);
-  std::vector<int> counts3(nprocs), displs3(nprocs);
-  for (int p = 0; p < nprocs; ++p) {
-    counts3[p] = 3 * counts[p];
-    displs3[p] = 3 * displs[p];
+  // One collective for all atom data: tag, type, x, y, z per atom, as doubles (tags and
+  // types are integers far below 2^53, so exact). Fewer collectives per step matter for small
+  // systems, where latency dominates.
+  constexpr int PACKED = 5;
+  mine.resize(PACKED * (size_t) nlocal);
+  for (int i = 0; i < nlocal; ++i) {
+    double *m = &mine[PACKED * (size_t) i];
+    m[0] = (double) atom->tag[i];
+    m[1] = (double) atom->type[i];
+    for (int k = 0; k < 3; ++k) m[2 + k] = atom->x[i][k];
   }
-  const double *x = nlocal > 0 ? &atom->x[0][0] : nullptr;
-  MPI_Allgatherv(x, 3 * nlocal, MPI_DOUBLE, all_x.data(), counts3.data(), displs3.data(),
-                 MPI_DOUBLE, world);
+  std::vector<int> packed_counts(nprocs), packed_displs(nprocs);
+  for (int p = 0; p < nprocs; ++p) {
+    packed_counts[p] = PACKED * counts[p];
+    packed_displs[p] = PACKED * displs[p];
+  }
+  all_atoms.resize(PACKED * (size_t) n);
+  MPI_Allgatherv(mine.data(), PACKED * nlocal, MPI_DOUBLE, all_atoms.data(),
+                 packed_counts.data(), packed_displs.data(), MPI_DOUBLE, world);
+  const auto gathered = [this](int g) { return &all_atoms[PACKED * (size_t) g]; };
 
   // Tag order makes the system (and so every floating-point sum inside crystalpot) the same
   // whatever the domain decomposition.
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
-            [this](int a, int b) { return all_tags[a] < all_tags[b]; });
+            [&gathered](int a, int b) { return gathered(a)[0] < gathered(b)[0]; });
   slot.resize(n);
   positions.resize(3 * (size_t) n);
   numbers.resize(n);
   for (int s = 0; s < n; ++s) {
     const int g = order[s];
     slot[g] = s;
-    for (int k = 0; k < 3; ++k) positions[3 * s + k] = all_x[3 * g + k];
-    numbers[s] = type_number[all_types[g]];
+    for (int k = 0; k < 3; ++k) positions[3 * s + k] = gathered(g)[2 + k];
+    numbers[s] = type_number[(int) gathered(g)[1]];
   }
 
   // LAMMPS's (restricted triclinic) box: a = (xprd,0,0), b = (xy,yprd,0), c = (xz,yz,zprd).
