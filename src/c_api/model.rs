@@ -246,22 +246,7 @@ pub unsafe extern "C" fn cpot_compute(
     request: *const cpot_request_t,
     results: *mut cpot_results_t,
 ) -> cpot_status_t {
-    status_of(|| {
-        let model = borrow(model, "model")?;
-        let system = borrow(system, "system")?;
-        let request = borrow(request, "request")?;
-        let results = results
-            .as_mut()
-            .ok_or_else(|| Failure::invalid("results is NULL"))?;
-        compute_into(
-            model,
-            system,
-            request,
-            energy_mask(system, request)?,
-            Partition::WHOLE,
-            results,
-        )
-    })
+    status_of(|| compute_one(model, system, request, Partition::WHOLE, results))
 }
 
 /// `cpot_compute` for share `share_index` (from 0) of `share_count` shares of the work, to
@@ -285,22 +270,36 @@ pub unsafe extern "C" fn cpot_compute_share(
     results: *mut cpot_results_t,
 ) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
-        let system = borrow(system, "system")?;
-        let request = borrow(request, "request")?;
-        let results = results
-            .as_mut()
-            .ok_or_else(|| Failure::invalid("results is NULL"))?;
         let share = Partition::new(share_index, share_count)?;
-        compute_into(
-            model,
-            system,
-            request,
-            energy_mask(system, request)?,
-            share,
-            results,
-        )
+        compute_one(model, system, request, share, results)
     })
+}
+
+/// The body of `cpot_compute` and `cpot_compute_share`.
+///
+/// # Safety
+/// As for `cpot_compute`.
+unsafe fn compute_one(
+    model: *const cpot_model_t,
+    system: *const cpot_system_t,
+    request: *const cpot_request_t,
+    share: Partition,
+    results: *mut cpot_results_t,
+) -> Outcome<()> {
+    let model = borrow(model, "model")?;
+    let system = borrow(system, "system")?;
+    let request = borrow(request, "request")?;
+    let results = results
+        .as_mut()
+        .ok_or_else(|| Failure::invalid("results is NULL"))?;
+    compute_into(
+        model,
+        system,
+        request,
+        energy_mask(system, request)?,
+        share,
+        results,
+    )
 }
 
 /// Computes `n_systems` systems with one request (whose `energy_atoms` must be NULL), writing
