@@ -239,6 +239,24 @@ cpot_status_t cpot_compute(const struct cpot_model_t *model,
                            const struct cpot_request_t *request,
                            struct cpot_results_t *results);
 
+// `cpot_compute` for share `share_index` (from 0) of `share_count` shares of the work, to
+// spread one system over processes (MPI ranks) that all hold all of it: the energies,
+// per-atom energies, forces and virials of all shares add up to those of `cpot_compute`
+// (up to rounding), and so do the error bounds to a bound of the sum. The rigid-ion model
+// splits its real-space terms by blocks of atoms and its reciprocal-space terms by blocks of
+// vectors; a model without a split (the energy model) computes everything in share 0 and
+// zeros in the others. `CPOT_PROPERTIES` cannot be split. `request->energy_atoms` may be
+// combined with shares.
+//
+// # Safety
+// As for `cpot_compute`.
+cpot_status_t cpot_compute_share(const struct cpot_model_t *model,
+                                 const struct cpot_system_t *system,
+                                 const struct cpot_request_t *request,
+                                 uintptr_t share_index,
+                                 uintptr_t share_count,
+                                 struct cpot_results_t *results);
+
 // Computes `n_systems` systems with one request (whose `energy_atoms` must be NULL), writing
 // `results[k]` for `systems[k]`. Stops at the first failing system; its index is in the
 // message.

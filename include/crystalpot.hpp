@@ -165,6 +165,21 @@ public:
         return results;
     }
 
+    /// Computes share `index` (from 0) of `count` shares of the work on one system (for MPI
+    /// ranks that all hold the whole system): the energies, per-atom energies, forces and
+    /// virials of all shares add up to those of compute(). See cpot_compute_share.
+    Results compute_share(const System& system, std::size_t index, std::size_t count,
+                          uint32_t flags = Forces | Virial) const {
+        cpot_system_t view = system.view();
+        flags = effective(flags);
+        cpot_request_t request{flags, nullptr};
+        Results results;
+        cpot_results_t out = prepare(results, system.size(), flags);
+        detail::check(cpot_compute_share(handle_, &view, &request, index, count, &out));
+        finish(results, out);
+        return results;
+    }
+
     /// Computes several systems with the same flags.
     std::vector<Results> compute_batch(const std::vector<System>& systems,
                                        uint32_t flags = Forces | Virial) const {

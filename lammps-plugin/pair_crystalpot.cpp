@@ -3,12 +3,13 @@
 
    The complete lattice sums couple every atom with every periodic image of every other atom,
    so the usual cutoff-and-ghost-atom scheme does not apply. Each step every rank gathers all
-   owned atoms (tags, types, positions), builds the whole crystal in tag order and asks
-   crystalpot for the energy of the atoms IT owns together with the derivatives of that
-   partial energy with respect to every atom. Summing the partial forces over the ranks gives
-   the total forces; the partial energies and virials are summed by LAMMPS's own reduction of
-   eng_vdwl and virial. Only owned atoms receive forces, so newton on and off are both
-   correct, and no neighbour list is needed. */
+   owned atoms (tags, types, positions) and builds the whole crystal in tag order. Rank r of
+   P then computes share r of P of the work (cpot_compute_share: real-space terms of a block
+   of atoms, a block of reciprocal vectors): the shares' energies, per-atom energies, forces
+   and virials add up to the whole result. One MPI_Allreduce sums forces and per-atom
+   energies, of which each rank keeps those of its owned atoms; the shares' energies and
+   virials are summed by LAMMPS's own reduction of eng_vdwl and virial. Only owned atoms
+   receive forces, so newton on and off are both correct, and no neighbour list is needed. */
 
 #include "pair_crystalpot.h"
 
@@ -172,7 +173,8 @@ void PairCrystalpot::init_style()
                "pair_style crystalpot requires a box periodic in x, y and z (boundary p p p): "
                "its lattice sums run over all periodic images");
   if (atom->tag_enable == 0) error->all(FLERR, "pair_style crystalpot requires atom IDs");
-  if (atom->natoms > MAXSMALLINT / 3)
+  // Forces and per-atom energies of all atoms travel in one MPI buffer of 4 n doubles.
+  if (atom->natoms > MAXSMALLINT / 4)
     error->all(FLERR, "pair_style crystalpot: too many atoms ({})", atom->natoms);
   // No neighbour list: every atom interacts with every image of every other one.
 }
@@ -198,39 +200,41 @@ void PairCrystalpot::gather_system(double lattice[9])
     error->all(FLERR, "pair_style crystalpot: {} atoms owned but {} in the system (lost atoms?)",
                n, atom->natoms);
 
-  all_tags.resize(n);
-  all_types.resize(n);
-  all_x.resize(3 * (size_t) n);
-  MPI_Allgatherv(atom->tag, nlocal, MPI_LMP_TAGINT, all_tags.data(), counts.data(),
-                 displs.data(), MPI_LMP_TAGINT, world);
-  MPI_Allgatherv(atom->type, nlocal, MPI_INT, all_types.data(), counts.data(), displs.data(),
-                 MPI_INT, world);
-  std::vector<int> counts3(nprocs), displs3(nprocs);
-  for (int p = 0; p < nprocs; ++p) {
-    counts3[p] = 3 * counts[p];
-    displs3[p] = 3 * displs[p];
+  // One collective for all atom data: tag, type, x, y, z per atom, as doubles (tags and
+  // types are integers far below 2^53, so exact). Fewer collectives per step matter for small
+  // systems, where latency dominates.
+  constexpr int PACKED = 5;
+  mine.resize(PACKED * (size_t) nlocal);
+  for (int i = 0; i < nlocal; ++i) {
+    double *m = &mine[PACKED * (size_t) i];
+    m[0] = (double) atom->tag[i];
+    m[1] = (double) atom->type[i];
+    for (int k = 0; k < 3; ++k) m[2 + k] = atom->x[i][k];
   }
-  const double *x = nlocal > 0 ? &atom->x[0][0] : nullptr;
-  MPI_Allgatherv(x, 3 * nlocal, MPI_DOUBLE, all_x.data(), counts3.data(), displs3.data(),
-                 MPI_DOUBLE, world);
+  std::vector<int> packed_counts(nprocs), packed_displs(nprocs);
+  for (int p = 0; p < nprocs; ++p) {
+    packed_counts[p] = PACKED * counts[p];
+    packed_displs[p] = PACKED * displs[p];
+  }
+  all_atoms.resize(PACKED * (size_t) n);
+  MPI_Allgatherv(mine.data(), PACKED * nlocal, MPI_DOUBLE, all_atoms.data(),
+                 packed_counts.data(), packed_displs.data(), MPI_DOUBLE, world);
+  const auto gathered = [this](int g) { return &all_atoms[PACKED * (size_t) g]; };
 
   // Tag order makes the system (and so every floating-point sum inside crystalpot) the same
   // whatever the domain decomposition.
   std::vector<int> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
-            [this](int a, int b) { return all_tags[a] < all_tags[b]; });
+            [&gathered](int a, int b) { return gathered(a)[0] < gathered(b)[0]; });
   slot.resize(n);
   positions.resize(3 * (size_t) n);
   numbers.resize(n);
-  owned.resize(n);
-  const int first = displs[comm->me], last = first + nlocal;
   for (int s = 0; s < n; ++s) {
     const int g = order[s];
     slot[g] = s;
-    for (int k = 0; k < 3; ++k) positions[3 * s + k] = all_x[3 * g + k];
-    numbers[s] = type_number[all_types[g]];
-    owned[s] = g >= first && g < last;
+    for (int k = 0; k < 3; ++k) positions[3 * s + k] = gathered(g)[2 + k];
+    numbers[s] = type_number[(int) gathered(g)[1]];
   }
 
   // LAMMPS's (restricted triclinic) box: a = (xprd,0,0), b = (xy,yprd,0), c = (xz,yz,zprd).
@@ -249,9 +253,9 @@ void PairCrystalpot::compute(int eflag, int vflag)
   double lattice[9];
   gather_system(lattice);
   const int n = (int) numbers.size();
-  const int nlocal = atom->nlocal;
-  forces.assign(3 * (size_t) n, 0.0);
-  atom_energies.assign(eflag_atom ? n : 0, 0.0);
+  // Forces (3 n) then per-atom energies (n, if wanted): summed over the ranks in one call.
+  const size_t n_summed = (eflag_atom ? 4 : 3) * (size_t) n;
+  summed.assign(n_summed, 0.0);
   double w[9] = {0.0};
 
   cpot_system_t system{};
@@ -263,24 +267,26 @@ void PairCrystalpot::compute(int eflag, int vflag)
   cpot_request_t request{};
   request.flags = CPOT_FORCES | (vflag_global ? CPOT_VIRIAL : 0u) |
       (eflag_atom ? CPOT_PER_ATOM_ENERGIES : 0u);
-  request.energy_atoms = comm->nprocs > 1 ? owned.data() : nullptr;
   cpot_results_t results{};
-  results.forces = forces.data();
+  results.forces = summed.data();
   results.virial = vflag_global ? w : nullptr;
-  results.per_atom_energies = eflag_atom ? atom_energies.data() : nullptr;
+  results.per_atom_energies = eflag_atom ? summed.data() + 3 * (size_t) n : nullptr;
 
-  // A rank without atoms contributes nothing; the others still need its share of the sum.
-  if (nlocal > 0 && cpot_compute(model, &system, &request, &results) != CPOT_SUCCESS)
+  // Every rank computes its share, whether or not it owns atoms.
+  if (n > 0 &&
+      cpot_compute_share(model, &system, &request, (uintptr_t) comm->me,
+                         (uintptr_t) comm->nprocs, &results) != CPOT_SUCCESS)
     error->one(FLERR, "pair_style crystalpot: {}", cpot_last_error());
   if (comm->nprocs > 1)
-    MPI_Allreduce(MPI_IN_PLACE, forces.data(), 3 * n, MPI_DOUBLE, MPI_SUM, world);
+    MPI_Allreduce(MPI_IN_PLACE, summed.data(), (int) n_summed, MPI_DOUBLE, MPI_SUM, world);
 
   double **f = atom->f;
   const int first = displs[comm->me];
-  for (int i = 0; i < nlocal; ++i) {
+  const double *energies = summed.data() + 3 * (size_t) n;
+  for (int i = 0; i < atom->nlocal; ++i) {
     const int s = slot[first + i];
-    for (int k = 0; k < 3; ++k) f[i][k] += energy_factor * forces[3 * s + k];
-    if (eflag_atom) eatom[i] += energy_factor * atom_energies[s];
+    for (int k = 0; k < 3; ++k) f[i][k] += energy_factor * summed[3 * s + k];
+    if (eflag_atom) eatom[i] += energy_factor * energies[s];
   }
   if (eflag_global) eng_vdwl += energy_factor * results.energy;
   if (vflag_global) {

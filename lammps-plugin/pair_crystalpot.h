@@ -37,11 +37,12 @@ class PairCrystalpot : public Pair {
 
   // Buffers reused from step to step (all atoms, in tag order).
   std::vector<int> counts, displs;
-  std::vector<tagint> all_tags;
-  std::vector<int> all_types;
-  std::vector<double> all_x, positions, forces, atom_energies;
+  /// This rank's atoms and all atoms as gathered: tag, type, x, y, z per atom.
+  std::vector<double> mine, all_atoms;
+  std::vector<double> positions;
+  /// This rank's share of the forces (3 n) and per-atom energies (n), then their sums.
+  std::vector<double> summed;
   std::vector<int32_t> numbers;
-  std::vector<uint8_t> owned;
   /// Position in the tag-ordered system of each gathered atom.
   std::vector<int> slot;
 

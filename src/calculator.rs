@@ -6,13 +6,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::cell::{Mat3, Vec3};
 use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::energy::EnergyModel;
 use crate::model::file::{description, looks_like_safetensors};
 use crate::model::physics::PhysicsModel;
 use crate::model::potnet::PotnetModel;
-use crate::model::{Request, Results};
+use crate::model::{Partition, Request, Results};
 use crate::structure::Structure;
 
 /// Every kind of model crystalpot can load.
@@ -146,7 +147,15 @@ impl Calculator {
     /// Computes what `request` asks for. A model without energy (`info().energy == false`,
     /// PotNet) computes properties only: asking it for energies, forces or a virial is an
     /// error, and the energy fields of its results stay 0.
+    /// A partitioned request (`request.partition`) is split by the physics model; the energy
+    /// model has no split and computes everything in share 0, zeros in the others; properties
+    /// do not split.
     pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
+        if request.properties && !request.partition.is_whole() {
+            return Err(Error::InvalidInput(
+                "predicted properties do not split into shares: request them unpartitioned".into(),
+            ));
+        }
         match &self.model {
             Model::Physics(m) => m.compute(structure, request),
             Model::Potnet(m) => {
@@ -174,9 +183,31 @@ impl Calculator {
                     ..Results::default()
                 })
             }
-            Model::Energy(m) => m.compute(structure, request),
+            Model::Energy(m) => unsplit(structure, request, |r| m.compute(structure, r)),
         }
     }
+}
+
+/// Runs a model without a split of the work: everything in share 0, zeros in the others (so
+/// the shares still add up to the whole result).
+fn unsplit(
+    structure: &Structure,
+    request: &Request,
+    compute: impl FnOnce(&Request) -> Result<Results>,
+) -> Result<Results> {
+    if request.partition.is_first() {
+        return compute(&Request {
+            partition: Partition::WHOLE,
+            ..request.clone()
+        });
+    }
+    let n = structure.len();
+    Ok(Results {
+        per_atom_energies: request.per_atom_energies.then(|| vec![0.0; n]),
+        forces: request.forces.then(|| vec![Vec3::zeros(); n]),
+        virial: request.virial.then(Mat3::zeros),
+        ..Results::default()
+    })
 }
 
 /// Whether a safetensors model file's metadata declares `"kind": "energy"` (PotNet files

@@ -180,8 +180,9 @@ static void test_forces_and_virial(const cpot_model_t* model, const uint8_t* mas
     }
 }
 
-/* Disjoint energy masks add up to the full energy and forces. */
-static void test_energy_subsets(const cpot_model_t* model) {
+/* Disjoint energy masks, or the shares of the work of cpot_compute_share, add up to the full
+   energy and forces. */
+static void test_parts_add_up(const cpot_model_t* model, int shares) {
     crystal_t c;
     rocksalt(&c, 5.64, NULL, NULL);
     cpot_system_t s = system_of(&c);
@@ -191,24 +192,32 @@ static void test_energy_subsets(const cpot_model_t* model) {
     full.forces = full_f;
     CHECK(cpot_compute(model, &s, &all, &full) == CPOT_SUCCESS, "%s", cpot_last_error());
     double energy = 0, fmax = 0;
-    for (int rank = 0; rank < 3; ++rank) {
+    for (int part = 0; part < 3; ++part) {
         uint8_t mask[N];
-        for (int i = 0; i < N; ++i) mask[i] = (i % 3 == rank);
-        cpot_request_t part = {CPOT_FORCES, mask};
+        for (int i = 0; i < N; ++i) mask[i] = (i % 3 == part);
+        cpot_request_t request = {CPOT_FORCES, shares ? NULL : mask};
         cpot_results_t r = {0};
         r.forces = part_f;
-        CHECK(cpot_compute(model, &s, &part, &r) == CPOT_SUCCESS, "%s", cpot_last_error());
+        cpot_status_t status = shares ? cpot_compute_share(model, &s, &request, part, 3, &r)
+                                      : cpot_compute(model, &s, &request, &r);
+        CHECK(status == CPOT_SUCCESS, "%s", cpot_last_error());
         energy += r.energy;
         for (int i = 0; i < 3 * N; ++i) {
             sum_f[i] += part_f[i];
             fmax = fmax > fabs(part_f[i]) ? fmax : fabs(part_f[i]);
         }
     }
-    /* Same truncation for every piece (see the Rust test): only rounding differs. */
-    CHECK(fabs(energy - full.energy) < 1e-12 * fabs(full.energy), "subset sum %.15g vs %.15g",
+    /* Same truncation for every piece (see the Rust tests): only rounding differs. */
+    CHECK(fabs(energy - full.energy) < 1e-12 * fabs(full.energy), "sum of parts %.15g vs %.15g",
           energy, full.energy);
     for (int i = 0; i < 3 * N; ++i) {
         CHECK(fabs(sum_f[i] - full_f[i]) < 1e-12 * fmax, "force %d", i);
+    }
+    if (shares) {
+        cpot_results_t r = {0};
+        r.forces = part_f;
+        expect_failure(cpot_compute_share(model, &s, &all, 3, 3, &r), CPOT_INVALID_ARGUMENT,
+                       "share index 3 of 3", "share index out of range");
     }
 }
 
@@ -414,7 +423,8 @@ int main(int argc, char** argv) {
     test_forces_and_virial(model, NULL);
     const uint8_t mask[N] = {1, 0, 0, 1, 0, 1, 1, 0};
     test_forces_and_virial(model, mask);
-    test_energy_subsets(model);
+    test_parts_add_up(model, 0);
+    test_parts_add_up(model, 1);
     test_batch(model);
     test_lattice_sums();
     test_bad_input(model, argv[1], argv[2]);

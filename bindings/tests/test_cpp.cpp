@@ -139,6 +139,11 @@ void test_api(const std::string& model_path) {
     const auto b = model.compute(s, crystalpot::Forces, odd);
     check(std::abs(a.energy + b.energy - full.energy) < 1e-12 * std::abs(full.energy),
           "subset energies add up");
+    // Shares of the work add up as well.
+    const auto s0 = model.compute_share(s, 0, 2, crystalpot::Forces);
+    const auto s1 = model.compute_share(s, 1, 2, crystalpot::Forces);
+    check(std::abs(s0.energy + s1.energy - full.energy) < 1e-12 * std::abs(full.energy),
+          "share energies add up");
     // Properties of a model without targets: the wrapper asks for none.
     check(model.compute(s, crystalpot::Properties).properties.empty(), "no properties");
 

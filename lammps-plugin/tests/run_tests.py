@@ -9,10 +9,14 @@ Checks, each printed with its measured figure:
   converged to ~1e-9, see README);
 - 1, 2 and 4 MPI ranks, newton on and off, give the same energy, pressure, forces and per-atom
   energies to 1e-10 relative; per-atom energies sum to the energy;
+- against the ASE calculator crystalpot_ase (same model file, orthogonal and triclinic):
+  energy, forces, virial and per-atom energies to 1e-10 relative;
 - units real = units metal converted with LAMMPS's constants;
 - NVE total-energy drift over 10,000 steps below 1e-5 eV/atom/ps;
 - bad input stops LAMMPS with a clear message and no crash.
-Only the standard library is used. The dumps left in DIR hold the structures and results.
+Besides the standard library, only the ASE comparison imports crystalpot_ase (and numpy, ASE),
+installed into the same venv by tests/run-lammps.sh. The dumps left in DIR hold the structures
+and results.
 """
 
 import argparse
@@ -73,7 +77,8 @@ class Lammps:
         with open(os.path.join(self.work, out + ".dump")) as f:
             lines = f.read().splitlines()
         atoms = [[float(x) for x in l.split()] for l in lines[9:9 + int(lines[3])]]
-        return {"energy": values[0], "pressure": values[1:7],
+        return {"energy": values[0], "pressure": values[1:7], "box": values[7:13],
+                "types": [int(a[1]) for a in atoms], "positions": [a[2:5] for a in atoms],
                 "forces": [a[5:8] for a in atoms], "per_atom": [a[8] for a in atoms if len(a) > 8]}
 
 
@@ -87,10 +92,10 @@ def flat(rows):
     return [x for r in rows for x in r]
 
 
-def compare(name, got, ref, limit, per_atom=False):
+def compare(name, got, ref, limit, per_atom=False, stress="pressure tensor"):
     check(f"{name}: energy", abs(got["energy"] - ref["energy"]) / abs(ref["energy"]), limit)
     check(f"{name}: forces", max_rel(flat(got["forces"]), flat(ref["forces"])), limit)
-    check(f"{name}: pressure tensor", max_rel(got["pressure"], ref["pressure"]), limit)
+    check(f"{name}: {stress}", max_rel(got["pressure"], ref["pressure"]), limit)
     if per_atom:
         check(f"{name}: per-atom energies", max_rel(got["per_atom"], ref["per_atom"]), limit)
 
@@ -105,6 +110,34 @@ def test_oracle(lmp):
         # Summing 64 per-atom energies rounds at ~64 ulp of the largest term.
         check(f"per-atom energies sum to the energy, {label}",
               abs(sum(ours["per_atom"]) - ours["energy"]) / abs(ours["energy"]), 1e-13)
+
+
+def test_ase(lmp):
+    """pair_style crystalpot against the ASE calculator on the structures LAMMPS evaluated
+    (positions and box written with 17 digits, so both see the same doubles). Both call the
+    same library, so only the pressure conversion's rounding (a few ulp) may differ."""
+    from ase import Atoms
+    from crystalpot_ase import CrystalpotCalculator
+
+    calc = CrystalpotCalculator(model=PHYSICS_MODEL)
+    for tri, label in ((0, "orthogonal"), (1, "triclinic")):
+        ours = lmp.evaluate("crystalpot.in", f"ase-{label}", tri=tri, model=PHYSICS_MODEL,
+                            plugin=lmp.plugin)
+        lx, ly, lz, xy, xz, yz = ours["box"]
+        cell = [[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]]
+        atoms = Atoms(numbers=[(11, 17)[t - 1] for t in ours["types"]],
+                      positions=ours["positions"], cell=cell, pbc=True)
+        atoms.calc = calc
+        volume = atoms.get_volume()
+        # LAMMPS's pressure tensor (bar, no kinetic part at run 0) is nktv2p W / V; the
+        # virials are compared in ASE's Voigt order xx yy zz yz xz xy.
+        pxx, pyy, pzz, pxy, pxz, pyz = ours["pressure"]
+        lammps_virial = [p * volume / NKTV2P_METAL for p in (pxx, pyy, pzz, pyz, pxz, pxy)]
+        ase_virial = list(-atoms.get_stress(voigt=True) * volume)
+        ase = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces().tolist(),
+               "pressure": ase_virial, "per_atom": list(atoms.get_potential_energies())}
+        got = {**ours, "pressure": lammps_virial}
+        compare(f"vs ASE calculator, {label}", got, ase, 1e-10, per_atom=True, stress="virial")
 
 
 def test_ranks(lmp):
@@ -209,6 +242,7 @@ def main():
     test_errors(lmp)
     test_oracle(lmp)
     test_units(lmp)
+    test_ase(lmp)
     test_ranks(lmp)
     test_nve(lmp, args.nve_steps)
     if failures:

@@ -10,7 +10,7 @@ use super::{
     CPOT_MODEL_ERROR,
 };
 use crate::calculator::Calculator;
-use crate::model::{Request, Results};
+use crate::model::{Partition, Request, Results};
 
 /// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads`:
 /// `cpot_compute` may be called on one handle from several threads at once; distinct handles
@@ -246,21 +246,60 @@ pub unsafe extern "C" fn cpot_compute(
     request: *const cpot_request_t,
     results: *mut cpot_results_t,
 ) -> cpot_status_t {
+    status_of(|| compute_one(model, system, request, Partition::WHOLE, results))
+}
+
+/// `cpot_compute` for share `share_index` (from 0) of `share_count` shares of the work, to
+/// spread one system over processes (MPI ranks) that all hold all of it: the energies,
+/// per-atom energies, forces and virials of all shares add up to those of `cpot_compute`
+/// (up to rounding), and so do the error bounds to a bound of the sum. The rigid-ion model
+/// splits its real-space terms by blocks of atoms and its reciprocal-space terms by blocks of
+/// vectors; a model without a split (the energy model) computes everything in share 0 and
+/// zeros in the others. `CPOT_PROPERTIES` cannot be split. `request->energy_atoms` may be
+/// combined with shares.
+///
+/// # Safety
+/// As for `cpot_compute`.
+#[no_mangle]
+pub unsafe extern "C" fn cpot_compute_share(
+    model: *const cpot_model_t,
+    system: *const cpot_system_t,
+    request: *const cpot_request_t,
+    share_index: usize,
+    share_count: usize,
+    results: *mut cpot_results_t,
+) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
-        let system = borrow(system, "system")?;
-        let request = borrow(request, "request")?;
-        let results = results
-            .as_mut()
-            .ok_or_else(|| Failure::invalid("results is NULL"))?;
-        compute_into(
-            model,
-            system,
-            request,
-            energy_mask(system, request)?,
-            results,
-        )
+        let share = Partition::new(share_index, share_count)?;
+        compute_one(model, system, request, share, results)
     })
+}
+
+/// The body of `cpot_compute` and `cpot_compute_share`.
+///
+/// # Safety
+/// As for `cpot_compute`.
+unsafe fn compute_one(
+    model: *const cpot_model_t,
+    system: *const cpot_system_t,
+    request: *const cpot_request_t,
+    share: Partition,
+    results: *mut cpot_results_t,
+) -> Outcome<()> {
+    let model = borrow(model, "model")?;
+    let system = borrow(system, "system")?;
+    let request = borrow(request, "request")?;
+    let results = results
+        .as_mut()
+        .ok_or_else(|| Failure::invalid("results is NULL"))?;
+    compute_into(
+        model,
+        system,
+        request,
+        energy_mask(system, request)?,
+        share,
+        results,
+    )
 }
 
 /// Computes `n_systems` systems with one request (whose `energy_atoms` must be NULL), writing
@@ -289,9 +328,11 @@ pub unsafe extern "C" fn cpot_compute_batch(
         let systems = slice(systems, n_systems, "systems")?;
         let results = slice_mut(results, n_systems, "results")?;
         for (k, (system, out)) in systems.iter().zip(results).enumerate() {
-            compute_into(model, system, request, None, out).map_err(|f| Failure {
-                message: format!("system {k}: {}", f.message),
-                ..f
+            compute_into(model, system, request, None, Partition::WHOLE, out).map_err(|f| {
+                Failure {
+                    message: format!("system {k}: {}", f.message),
+                    ..f
+                }
             })?;
         }
         Ok(())
@@ -341,6 +382,7 @@ unsafe fn compute_into(
     system: &cpot_system_t,
     request: &cpot_request_t,
     energy_atoms: Option<Vec<bool>>,
+    partition: Partition,
     results: &mut cpot_results_t,
 ) -> Outcome<()> {
     let flags = request.flags;
@@ -383,6 +425,7 @@ unsafe fn compute_into(
         virial: virial.is_some(),
         properties: properties.is_some(),
         energy_atoms,
+        partition,
     };
     let computed: Results = model.install(|| model.calculator.compute(&structure, &wanted))?;
     results.energy = computed.energy;

@@ -21,6 +21,8 @@
 //! path would need the large diagonal of a supercell. Reciprocal space: the reciprocal-lattice
 //! count, with |ρ_c(G)| ≤ ‖w_c‖₁.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::bounds::{real_space_tail, reciprocal_tail, solve_radius, LatticeCounting};
@@ -142,6 +144,64 @@ impl Channels {
     }
 }
 
+/// Share `index` of `count` equal shares of the work of a sum, to spread one computation over
+/// processes (MPI ranks) that all hold the whole structure. A share computes the real-space
+/// terms of its block of centre atoms, its block of reciprocal vectors and, share 0 only, the
+/// constant terms and the truncation bounds. φ, energies, per-atom energies, forces and virials
+/// are linear in these terms, so those of all shares add up to the whole result, up to
+/// rounding (the Ewald split depends on the structure only, never on the share).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    index: usize,
+    count: usize,
+}
+
+impl Partition {
+    /// All the work in one share.
+    pub const WHOLE: Partition = Partition { index: 0, count: 1 };
+
+    /// Share `index` (from 0) of `count`.
+    pub fn new(index: usize, count: usize) -> Result<Self> {
+        if index >= count {
+            return Err(Error::InvalidInput(format!(
+                "share index {index} of {count} shares: need 0 <= index < count"
+            )));
+        }
+        Ok(Partition { index, count })
+    }
+
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Whether this share is the whole computation.
+    pub fn is_whole(&self) -> bool {
+        self.count == 1
+    }
+
+    /// Whether this share carries the terms computed once (constants, truncation bounds).
+    pub fn is_first(&self) -> bool {
+        self.index == 0
+    }
+
+    /// This share's block of `n` items: the blocks of all shares tile 0..n in order and their
+    /// sizes differ by at most one.
+    pub fn block(&self, n: usize) -> Range<usize> {
+        let bound = |k: usize| (k as u128 * n as u128 / self.count as u128) as usize;
+        bound(self.index)..bound(self.index + 1)
+    }
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Partition::WHOLE
+    }
+}
+
 /// Everything [`channel_sums`] computes.
 #[derive(Clone, Debug)]
 pub struct ChannelSums {
@@ -171,6 +231,77 @@ pub fn channel_sums(
     tolerance: f64,
     derivatives: bool,
 ) -> Result<ChannelSums> {
+    share_sums(
+        structure,
+        power,
+        channels,
+        tolerance,
+        derivatives,
+        Partition::WHOLE,
+    )
+}
+
+/// [`channel_sums`] of the energy E_S of the atoms whose `energy_atoms` entry is true (all
+/// atoms if `None`; what an MPI rank owning those atoms needs), computed for one `share` of
+/// the work. `energy` and its bound are those of E_S, `forces` and `virial` its derivatives
+/// with respect to every atom, `per_atom_energies` the values of atoms in S and 0 elsewhere;
+/// `phi` are the sums of the original channels. Every field but the bounds adds up over the
+/// shares to the whole result; the bounds add up to a bound of the whole (truncation in
+/// share 0, each share's own rounding).
+pub fn partial_channel_sums(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    energy_atoms: Option<&[bool]>,
+    share: Partition,
+    tolerance: f64,
+    derivatives: bool,
+) -> Result<ChannelSums> {
+    let Some(mask) = energy_atoms else {
+        return share_sums(structure, power, channels, tolerance, derivatives, share);
+    };
+    channels.validate(structure.len())?;
+    if mask.len() != structure.len() {
+        return Err(Error::InvalidInput(format!(
+            "the energy-atom mask has {} entries for {} atoms",
+            mask.len(),
+            structure.len()
+        )));
+    }
+    let nc = channels.count();
+    let mut sums = share_sums(
+        structure,
+        power,
+        &channels.restricted_to(mask),
+        tolerance,
+        derivatives,
+        share,
+    )?;
+    sums.phi.truncate(nc);
+    sums.phi_error_bound.truncate(nc);
+    sums.per_atom_energies = mask
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            if m {
+                channels.atom_energy(&sums.phi, i)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Ok(sums)
+}
+
+/// The sums of one share of the work. Fails when the share's own bound exceeds `tolerance`.
+fn share_sums(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    tolerance: f64,
+    derivatives: bool,
+    share: Partition,
+) -> Result<ChannelSums> {
     channels.validate(structure.len())?;
     if structure.pbc() != [true; 3] {
         return Err(Error::InvalidStructure(
@@ -187,10 +318,12 @@ pub fn channel_sums(
     let geometry = Geometry::new(structure, channels)?;
     let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
     let mut acc = Accumulator::new(channels.count(), structure.len(), derivatives);
-    real_space(structure, &split, channels, &mut acc)?;
-    reciprocal_space(structure, &reduced, &split, channels, &mut acc);
-    constant_terms(&split, channels, &mut acc);
-    let sums = acc.finish(channels, &split, structure.len());
+    real_space(structure, &split, channels, share, &mut acc)?;
+    reciprocal_space(structure, &reduced, &split, channels, share, &mut acc);
+    if share.is_first() {
+        constant_terms(&split, channels, &mut acc);
+    }
+    let sums = acc.finish(channels, &split, structure.len(), share.is_first());
     for (c, w) in channels.weights.iter().enumerate() {
         let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         if sums.phi_error_bound[c] > tolerance * max_w {
@@ -200,50 +333,6 @@ pub fn channel_sums(
             )));
         }
     }
-    Ok(sums)
-}
-
-/// [`channel_sums`] for the energy E_S of the atoms whose `mask` entry is true (what an MPI
-/// rank owning those atoms needs): `energy` and its bound are those of E_S, `forces` and
-/// `virial` its derivatives with respect to every atom, `per_atom_energies` the full-system
-/// values for atoms in S and 0 elsewhere; `phi` are the sums of the original channels.
-pub fn subset_channel_sums(
-    structure: &Structure,
-    power: f64,
-    channels: &Channels,
-    mask: &[bool],
-    tolerance: f64,
-    derivatives: bool,
-) -> Result<ChannelSums> {
-    channels.validate(structure.len())?;
-    if mask.len() != structure.len() {
-        return Err(Error::InvalidInput(format!(
-            "the energy-atom mask has {} entries for {} atoms",
-            mask.len(),
-            structure.len()
-        )));
-    }
-    let nc = channels.count();
-    let mut sums = channel_sums(
-        structure,
-        power,
-        &channels.restricted_to(mask),
-        tolerance,
-        derivatives,
-    )?;
-    sums.phi.truncate(nc);
-    sums.phi_error_bound.truncate(nc);
-    sums.per_atom_energies = mask
-        .iter()
-        .enumerate()
-        .map(|(i, &m)| {
-            if m {
-                channels.atom_energy(&sums.phi, i)
-            } else {
-                0.0
-            }
-        })
-        .collect();
     Ok(sums)
 }
 
@@ -368,8 +457,14 @@ impl Accumulator {
         }
     }
 
-    fn finish(self, channels: &Channels, split: &Split, n: usize) -> ChannelSums {
+    /// The sums and their bounds; the truncation tails count only `with_tails`.
+    fn finish(self, channels: &Channels, split: &Split, n: usize, with_tails: bool) -> ChannelSums {
         let nc = channels.count();
+        let tails = if with_tails {
+            (split.real_tail, split.reciprocal_tail)
+        } else {
+            (0.0, 0.0)
+        };
         let max_w: Vec<f64> = channels
             .weights
             .iter()
@@ -388,7 +483,7 @@ impl Accumulator {
             .map(|c| {
                 let rounding = self.abs_phi[c].iter().fold(0.0f64, |m, x| m.max(*x)) * gamma_m
                     + self.structure_factor_rounding * norm1[c];
-                max_w[c] * split.real_tail + norm1[c] * split.reciprocal_tail + rounding
+                max_w[c] * tails.0 + norm1[c] * tails.1 + rounding
             })
             .collect();
         let per_atom_energies: Vec<f64> =
@@ -417,9 +512,11 @@ fn real_space(
     structure: &Structure,
     split: &Split,
     channels: &Channels,
+    share: Partition,
     acc: &mut Accumulator,
 ) -> Result<()> {
     let search = NeighborSearch::new(structure, split.r_cut, ListKind::Full)?;
+    let centres = share.block(structure.len());
     let nc = channels.count();
     let derivatives = acc.derivatives;
     struct AtomSums {
@@ -429,7 +526,8 @@ fn real_space(
         virial: Mat3,
         neighbors: usize,
     }
-    let per_atom: Vec<AtomSums> = (0..structure.len())
+    let per_atom: Vec<AtomSums> = centres
+        .clone()
         .into_par_iter()
         .map(|i| {
             let pairs = search.pairs_of(i)?;
@@ -458,7 +556,7 @@ fn real_space(
         })
         .collect::<Result<_>>()?;
     acc.chain += per_atom.iter().map(|a| a.neighbors).max().unwrap_or(0);
-    for (i, sums) in per_atom.into_iter().enumerate() {
+    for (i, sums) in centres.zip(per_atom) {
         for c in 0..nc {
             acc.phi[c][i] += sums.phi[c];
             acc.abs_phi[c][i] += sums.abs_phi[c];
@@ -522,10 +620,12 @@ fn reciprocal_space(
     reduced: &ReducedGeometry,
     split: &Split,
     channels: &Channels,
+    share: Partition,
     acc: &mut Accumulator,
 ) {
     // One of each ±G: both contribute equally, hence the factor 2 below.
-    let vectors = reciprocal_vectors_within(reduced, split.g_cut);
+    let all = reciprocal_vectors_within(reduced, split.g_cut);
+    let vectors = &all[share.block(all.len())];
     let n_max = [0, 1, 2].map(|m| vectors.iter().map(|g| g.index[m].abs()).max().unwrap_or(0));
     let phases = Phases::new(&reduced.reciprocal, structure.positions(), n_max);
     let n = structure.len();
@@ -845,6 +945,28 @@ mod tests {
             );
             assert!(err < 1e-9 * unit.energy.abs().max(1.0), "p={p}: {err:e}");
         }
+    }
+
+    #[test]
+    fn share_blocks_tile_the_items_evenly() {
+        for count in 1..=5 {
+            for n in [0, 1, 7, 64, 1001] {
+                let blocks: Vec<Range<usize>> = (0..count)
+                    .map(|index| Partition::new(index, count).unwrap().block(n))
+                    .collect();
+                assert_eq!(blocks[0].start, 0);
+                assert_eq!(blocks[count - 1].end, n);
+                assert!(blocks.windows(2).all(|b| b[0].end == b[1].start));
+                let sizes = blocks.iter().map(|b| b.len());
+                assert!(sizes.clone().max().unwrap() - sizes.min().unwrap() <= 1);
+            }
+        }
+        assert_eq!(Partition::default(), Partition::WHOLE);
+        assert!(Partition::new(2, 2)
+            .unwrap_err()
+            .to_string()
+            .contains("share index 2 of 2"));
+        assert!(Partition::new(0, 0).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod potnet;
 
 use crate::cell::Mat3;
 use crate::cell::Vec3;
+pub use crate::lattice::per_atom::Partition;
 
 /// What a caller wants computed; the energy is always computed when the model has one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,6 +21,11 @@ pub struct Request {
     /// mask is true only, with forces and virial the derivatives of that partial energy with
     /// respect to every atom — what an MPI rank that owns some of the atoms needs.
     pub energy_atoms: Option<Vec<bool>>,
+    /// The share of the work to compute (default: all of it). The energies, per-atom energies,
+    /// forces and virials of all shares of one structure add up to the whole result, so that
+    /// MPI ranks holding the same structure split the work and sum; properties do not split.
+    /// Models without a split compute everything in share 0 and zeros in the others.
+    pub partition: Partition,
 }
 
 impl Request {

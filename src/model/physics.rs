@@ -26,14 +26,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::cell::{Mat3, Vec3};
 use crate::elements;
 use crate::error::{Error, Result};
-use crate::lattice::per_atom::{channel_sums, subset_channel_sums, ChannelSums, Channels};
+use crate::lattice::per_atom::{partial_channel_sums, ChannelSums, Channels, Partition};
 use crate::model::{Request, Results};
-use crate::neighbors::NeighborList;
+use crate::neighbors::{ListKind, NeighborSearch};
 use crate::structure::Structure;
 
 /// CODATA 2018 value of e²/(4πε₀) in eV·Å.
@@ -176,7 +177,8 @@ impl PhysicsModel {
 }
 
 impl PhysicsModel {
-    /// Energy (eV) and, as requested, per-atom energies, forces (eV/Å) and virial (eV).
+    /// Energy (eV) and, as requested, per-atom energies, forces (eV/Å) and virial (eV); of the
+    /// atoms in `request.energy_atoms` and for the share `request.partition` of the work.
     pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
         let n = structure.len();
         let mask = request.energy_atoms.as_deref();
@@ -188,9 +190,17 @@ impl PhysicsModel {
         }
         let charges = self.charges_of(structure)?;
         let derivatives = request.forces || request.virial;
-        let sums = |power: f64, channels: &Channels, tolerance: f64| match mask {
-            Some(m) => subset_channel_sums(structure, power, channels, m, tolerance, derivatives),
-            None => channel_sums(structure, power, channels, tolerance, derivatives),
+        let share = request.partition;
+        let sums = |power: f64, channels: &Channels, tolerance: f64| {
+            partial_channel_sums(
+                structure,
+                power,
+                channels,
+                mask,
+                share,
+                tolerance,
+                derivatives,
+            )
         };
         // Accuracy of each lattice sum per unit weight, relative to its value at the mean
         // interatomic distance.
@@ -209,7 +219,7 @@ impl PhysicsModel {
             let tolerance = self.tolerance / spacing.powi(6);
             add(&mut total, sums(6.0, &dispersion, tolerance)?);
         }
-        self.add_repulsion(structure, spacing, mask, &mut total)?;
+        self.add_repulsion(structure, spacing, mask, share, &mut total)?;
         Ok(Results {
             per_atom_energies: total
                 .per_atom_energies
@@ -269,16 +279,19 @@ impl PhysicsModel {
         Some(Channels { weights, coupling })
     }
 
-    /// ½ Σ_ij A_ij S_exp(i,j; 1/ρ_ij) by direct summation over a neighbour list whose cutoff
-    /// bounds the omitted tail (atoms d_min apart own disjoint balls: the tail of one atom is
-    /// at most (4π/v_ball) ∫_{R−d}^∞ A e^{−t/ρ} (t + d/2)² dt, in closed form). With a `mask`,
-    /// the energy of the masked atoms: each pair weighted by ½(m_i + m_j), which is symmetric,
-    /// so the forces follow the same pair loop.
+    /// ½ Σ_ij A_ij S_exp(i,j; 1/ρ_ij) by direct summation over the neighbours, within a cutoff
+    /// that bounds the omitted tail (atoms d_min apart own disjoint balls: the tail of one atom
+    /// is at most (4π/v_ball) ∫_{R−d}^∞ A e^{−t/ρ} (t + d/2)² dt, in closed form). With a
+    /// `mask`, the energy of the masked atoms: each pair weighted by ½(m_i + m_j), which is
+    /// symmetric, so the forces follow the same pair loop. A `share` sums the pairs of its
+    /// block of centre atoms (each centre gets the force on itself from its full neighbour
+    /// list), and share 0 carries the bound.
     fn add_repulsion(
         &self,
         structure: &Structure,
         spacing: f64,
         mask: Option<&[bool]>,
+        share: Partition,
         total: &mut Results,
     ) -> Result<()> {
         let present = |z: u8| structure.numbers().contains(&z);
@@ -310,30 +323,46 @@ impl PhysicsModel {
         while tail(cutoff) > target {
             cutoff += rho_max;
         }
-        let list = NeighborList::build(structure, cutoff)?;
+        let search = NeighborSearch::new(structure, cutoff, ListKind::Full)?;
         let numbers = structure.numbers();
+        let counted = |i: usize| mask.map_or(1.0, |m| f64::from(u8::from(m[i])));
+        let centres = share.block(structure.len());
+        // (energy, energy of atom i, force on i, virial) of each centre atom i.
+        let per_centre: Vec<(f64, f64, Vec3, Mat3)> = centres
+            .clone()
+            .into_par_iter()
+            .map(|i| {
+                let mut sums = (0.0, 0.0, Vec3::zeros(), Mat3::zeros());
+                for pair in search.pairs_of(i)? {
+                    let Some(p) = self.pair(numbers[i], numbers[pair.j]) else {
+                        continue;
+                    };
+                    let weight = 0.5 * (counted(i) + counted(pair.j));
+                    let e = p.a * (-pair.distance / p.rho).exp();
+                    let de = -weight * e / p.rho;
+                    sums.0 += 0.5 * weight * e;
+                    sums.1 += 0.5 * counted(i) * e;
+                    sums.2 += pair.r * (de / pair.distance);
+                    sums.3 -= pair.r * pair.r.transpose() * (0.5 * de / pair.distance);
+                }
+                Ok(sums)
+            })
+            .collect::<Result<_>>()?;
         let energies = total
             .per_atom_energies
             .as_mut()
             .expect("allocated by compute");
         let forces = total.forces.as_mut().expect("allocated by compute");
         let virial = total.virial.as_mut().expect("allocated by compute");
-        let counted = |i: usize| mask.map_or(1.0, |m| f64::from(u8::from(m[i])));
-        let mut energy = 0.0;
-        for pair in list.pairs() {
-            let Some(p) = self.pair(numbers[pair.i], numbers[pair.j]) else {
-                continue;
-            };
-            let weight = 0.5 * (counted(pair.i) + counted(pair.j));
-            let e = p.a * (-pair.distance / p.rho).exp();
-            let de = -weight * e / p.rho;
-            energy += 0.5 * weight * e;
-            energies[pair.i] += 0.5 * counted(pair.i) * e;
-            forces[pair.i] += pair.r * (de / pair.distance);
-            *virial -= pair.r * pair.r.transpose() * (0.5 * de / pair.distance);
+        for (i, (energy, atom_energy, force, w)) in centres.zip(per_centre) {
+            total.energy += energy;
+            energies[i] += atom_energy;
+            forces[i] += force;
+            *virial += w;
         }
-        total.energy += energy;
-        total.energy_error_bound += 0.5 * structure.len() as f64 * tail(cutoff);
+        if share.is_first() {
+            total.energy_error_bound += 0.5 * structure.len() as f64 * tail(cutoff);
+        }
         Ok(())
     }
 }
@@ -544,12 +573,56 @@ mod tests {
         }
     }
 
+    /// Checks that the energies, per-atom energies, forces and virials of `parts` add up to
+    /// those of `whole`. Every part is truncated exactly like the whole sum (the Ewald split
+    /// depends on the geometry and on max_c ‖w_c‖₁ / max|w_c|, which neither a mask nor a
+    /// share changes here: |q| = 1, species indicators; the short-range cutoff depends on
+    /// neither), so only rounding differs: ~1e-16 relative per term, a few thousand terms,
+    /// relative to the largest part (the total can cancel to much less).
+    fn assert_parts_add_up(whole: &Results, parts: &[Results], label: &str) {
+        let close = |sum: f64, expected: f64, pieces: &mut dyn Iterator<Item = f64>| {
+            let scale = pieces.fold(expected.abs(), |m, x| m.max(x.abs()));
+            (sum - expected).abs() <= 1e-12 * scale
+        };
+        let energy: f64 = parts.iter().map(|r| r.energy).sum();
+        assert!(
+            close(energy, whole.energy, &mut parts.iter().map(|r| r.energy)),
+            "{label}: {energy} vs {}",
+            whole.energy
+        );
+        let per_atom = |r: &Results| r.per_atom_energies.clone().unwrap();
+        let force = |r: &Results| r.forces.clone().unwrap();
+        for i in 0..whole.forces.as_ref().unwrap().len() {
+            let e: f64 = parts.iter().map(|r| per_atom(r)[i]).sum();
+            let expected = per_atom(whole)[i];
+            let mut pieces = parts.iter().map(|r| per_atom(r)[i]);
+            assert!(
+                close(e, expected, &mut pieces),
+                "{label}: energy of atom {i}: {e} vs {expected}"
+            );
+            let f: Vec3 = parts.iter().map(|r| force(r)[i]).sum();
+            let expected = force(whole)[i];
+            let mut pieces = parts.iter().map(|r| force(r)[i].norm());
+            assert!(
+                close(0.0, (f - expected).norm(), &mut pieces),
+                "{label}: force on atom {i}: {f} vs {expected}"
+            );
+        }
+        let virial: Mat3 = parts.iter().map(|r| r.virial.unwrap()).sum();
+        let w = whole.virial.unwrap();
+        let pieces = parts.iter().map(|r| r.virial.unwrap().abs().max());
+        assert!(
+            close(
+                0.0,
+                (virial - w).abs().max(),
+                &mut pieces.chain([w.abs().max()])
+            ),
+            "{label}: {virial} vs {w}"
+        );
+    }
+
     #[test]
     fn subset_energies_of_disjoint_masks_add_up_to_the_total() {
-        // The Ewald split depends on the geometry and on max_c ‖w_c‖₁ / max|w_c|, which no mask
-        // raises here (|q| = 1, species indicators), and the short-range cutoff not on the mask
-        // at all: every piece is truncated exactly like the full sum, so only rounding differs
-        // (~1e-16 relative per term, a few thousand terms).
         let model = nacl_model();
         let s = rattled_nacl();
         let full = model.compute(&s, &Request::all()).unwrap();
@@ -564,35 +637,51 @@ mod tests {
                 model.compute(&s, &request).unwrap()
             })
             .collect();
-        let energy: f64 = parts.iter().map(|r| r.energy).sum();
-        assert!(
-            (energy - full.energy).abs() < 1e-12 * full.energy.abs(),
-            "{energy} vs {}",
-            full.energy
-        );
-        let full_forces = full.forces.as_ref().unwrap();
-        for (i, f) in full_forces.iter().enumerate() {
-            let pieces: Vec<Vec3> = parts
-                .iter()
-                .map(|r| r.forces.as_ref().unwrap()[i])
-                .collect();
-            // Relative to the largest piece: the total can cancel to much less.
-            let scale = pieces.iter().map(|p| p.norm()).fold(f.norm(), f64::max);
-            let sum: Vec3 = pieces.iter().sum();
-            assert!((sum - f).norm() < 1e-12 * scale, "atom {i}: {sum} vs {f}");
-        }
-        let virial: Mat3 = parts.iter().map(|r| r.virial.unwrap()).sum();
-        let w = full.virial.unwrap();
-        let scale = parts
-            .iter()
-            .map(|r| r.virial.unwrap().abs().max())
-            .fold(w.abs().max(), f64::max);
-        assert!((virial - w).abs().max() < 1e-12 * scale, "{virial} vs {w}");
+        assert_parts_add_up(&full, &parts, "masks");
         for (atoms, r) in masks.iter().zip(&parts) {
-            for &i in atoms {
-                let e = r.per_atom_energies.as_ref().unwrap()[i];
-                let expected = full.per_atom_energies.as_ref().unwrap()[i];
-                assert!((e - expected).abs() < 1e-12 * expected.abs(), "atom {i}");
+            let energies = r.per_atom_energies.as_ref().unwrap();
+            assert!((0..8).all(|i| atoms.contains(&i) || energies[i] == 0.0));
+        }
+    }
+
+    #[test]
+    fn shares_of_the_work_add_up_to_the_whole() {
+        let model = nacl_model();
+        let s = rattled_nacl();
+        let mask: Vec<bool> = (0..8).map(|i| i % 3 != 1).collect();
+        for energy_atoms in [None, Some(mask)] {
+            let request = Request {
+                energy_atoms,
+                ..Request::all()
+            };
+            let whole = model.compute(&s, &request).unwrap();
+            let tight = PhysicsModel {
+                tolerance: 1e-11,
+                ..model.clone()
+            }
+            .compute(&s, &request)
+            .unwrap();
+            for count in 1..=4 {
+                let parts: Vec<Results> = (0..count)
+                    .map(|index| {
+                        let share = Request {
+                            partition: Partition::new(index, count).unwrap(),
+                            ..request.clone()
+                        };
+                        model.compute(&s, &share).unwrap()
+                    })
+                    .collect();
+                let label = format!("{count} shares, mask {:?}", request.energy_atoms);
+                assert_parts_add_up(&whole, &parts, &label);
+                // Share 0 carries the truncation bounds, every share its own rounding: their
+                // sum bounds the error of the summed energy (against a 10× tighter sum).
+                let bound: f64 = parts.iter().map(|r| r.energy_error_bound).sum();
+                let energy: f64 = parts.iter().map(|r| r.energy).sum();
+                let err = (energy - tight.energy).abs();
+                assert!(
+                    err <= bound + tight.energy_error_bound,
+                    "{label}: {err:e} > {bound:e}"
+                );
             }
         }
     }
