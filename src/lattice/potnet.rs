@@ -116,47 +116,117 @@ pub fn potnet_sums(structure: &Structure, settings: &PotnetSettings) -> Result<P
         .map(|k| Vec3::new(k[0] as f64, k[1] as f64, k[2] as f64))
         .collect();
     let real_points: Vec<Vec3> = cube.iter().map(|k| lattice.tr_mul(k)).collect();
-    let recip_points: Vec<Vec3> = cube
+    // The reciprocal series is even in m (weights depend on |m|, cos(2π m·v) is even), so
+    // each pair ±m of the symmetric cube is one term counted twice.
+    let half_cube: Vec<Vec3> = cube
         .iter()
-        .filter(|m| **m != Vec3::zeros())
-        .map(|m| reciprocal.tr_mul(m))
+        .filter(|m| m.iter().find(|&&c| c != 0.0).is_some_and(|&c| c > 0.0))
+        .copied()
         .collect();
+    let recip_points: Vec<Vec3> = half_cube.iter().map(|m| reciprocal.tr_mul(m)).collect();
 
     let coulomb = Epstein::new(coulomb_order, g, &recip_points);
     let london = Epstein::new(london_order, g, &recip_points);
     let pauli = Pauli::new(settings.pauli_param, g, &recip_points);
+    let recip = RecipWeights::new([
+        &coulomb.recip_weights,
+        &london.recip_weights,
+        &pauli.recip_weights,
+    ]);
 
     let positions = structure.positions();
     let n = positions.len();
-    let pairs: Vec<[f64; 3]> = (0..n * n)
-        .into_par_iter()
-        .map(|p| {
-            let (i, j) = (p / n, p % n);
-            let v = (positions[i] - positions[j]) / g;
-            let self_pair = i == j;
-            let mut dist2 = Vec::with_capacity(real_points.len());
-            for k in &real_points {
-                let d2 = (k + v).norm_squared();
-                if d2 == 0.0 && !self_pair {
+    // Structure factors: cos(2π m·(f_i - f_j)) = c_i c_j + s_i s_j for integer m and
+    // fractional f (wrapped into [0, 1): the phases only change by multiples of 2π).
+    let phases: Vec<(Vec<f64>, Vec<f64>)> = structure
+        .fractional_positions()
+        .iter()
+        .map(|f| {
+            let f = f.map(|x| x - x.floor());
+            half_cube
+                .iter()
+                .map(|m| (2.0 * PI * m.dot(&f)).sin_cos())
+                .map(|(s, c)| (c, s))
+                .unzip()
+        })
+        .collect();
+    let pair = |i: usize, j: usize| -> Result<[f64; 3]> {
+        let v = (positions[i] - positions[j]) / g;
+        let self_pair = i == j;
+        let mut real = [0.0; 3];
+        for k in &real_points {
+            let d2 = (k + v).norm_squared();
+            if d2 == 0.0 {
+                if !self_pair {
                     return Err(Error::InvalidStructure(format!(
                         "atoms {i} and {j} sit on the same site modulo a lattice vector"
                     )));
                 }
-                dist2.push(d2);
+            } else {
+                real[0] += coulomb.real_term(d2);
+                real[1] += london.real_term(d2);
             }
-            Ok([
-                coulomb.sum(&dist2, &recip_points, &v, self_pair),
-                london.sum(&dist2, &recip_points, &v, self_pair),
-                pauli.sum(&dist2, &recip_points, &v),
-            ])
-        })
+            real[2] += pauli.real_term(d2);
+        }
+        let waves = recip.sums(&phases[i], &phases[j]);
+        Ok([
+            coulomb.total(real[0], waves[0], self_pair),
+            london.total(real[1], waves[1], self_pair),
+            pauli.total(real[2], waves[2]),
+        ])
+    };
+    // S(i, j) = S(j, i) (v -> -v maps the cube onto itself), and every diagonal pair has v = 0:
+    // compute the diagonal once and each unordered pair once.
+    let diagonal = pair(0, 0)?;
+    let rows: Vec<Vec<[f64; 3]>> = (0..n)
+        .into_par_iter()
+        .map(|i| (i + 1..n).map(|j| pair(i, j)).collect::<Result<Vec<_>>>())
         .collect::<Result<_>>()?;
-    Ok(PotnetSums {
+    let mut sums = PotnetSums {
         n,
-        coulomb: pairs.iter().map(|s| s[0]).collect(),
-        london: pairs.iter().map(|s| s[1]).collect(),
-        pauli: pairs.iter().map(|s| s[2]).collect(),
-    })
+        coulomb: vec![0.0; n * n],
+        london: vec![0.0; n * n],
+        pauli: vec![0.0; n * n],
+    };
+    let mut put = |p: usize, s: &[f64; 3]| {
+        sums.coulomb[p] = s[0];
+        sums.london[p] = s[1];
+        sums.pauli[p] = s[2];
+    };
+    for (i, row) in rows.iter().enumerate() {
+        put(i * n + i, &diagonal);
+        for (s, j) in row.iter().zip(i + 1..) {
+            put(i * n + j, s);
+            put(j * n + i, s);
+        }
+    }
+    Ok(sums)
+}
+
+/// The reciprocal-space weights of the three sums, interleaved per wave vector.
+struct RecipWeights(Vec<[f64; 3]>);
+
+impl RecipWeights {
+    fn new(weights: [&[f64]; 3]) -> Self {
+        RecipWeights(
+            (0..weights[0].len())
+                .map(|h| [weights[0][h], weights[1][h], weights[2][h]])
+                .collect(),
+        )
+    }
+
+    /// `Σ_m w_m cos(2π m·(f_i - f_j))` of each sum, over the half cube (not yet doubled),
+    /// from the structure factors `(cos, sin)` of atoms i and j.
+    fn sums(&self, a: &(Vec<f64>, Vec<f64>), b: &(Vec<f64>, Vec<f64>)) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (h, w) in self.0.iter().enumerate() {
+            let phase = a.0[h] * b.0[h] + a.1[h] * b.1[h];
+            for (o, w) in out.iter_mut().zip(w) {
+                *o += w * phase;
+            }
+        }
+        out
+    }
 }
 
 /// Ewald/Crandall splitting of the Epstein zeta function `Z(2p; v) = Σ'_k |k + v|^(-2p)` of a
@@ -170,7 +240,7 @@ struct Epstein {
     form: GammaForm,
     /// `g^(-2p) / Γ(p)`: back to Å units.
     scale: f64,
-    /// `π^(3/2) G(3/2-p, π²|m|²)` for every reciprocal point.
+    /// `2 π^(3/2) G(3/2-p, π²|m|²)` for every reciprocal point of the half cube.
     recip_weights: Vec<f64>,
     constant: f64,
     self_constant: f64,
@@ -182,7 +252,9 @@ impl Epstein {
         let dual_form = GammaForm::of(dual);
         let recip_weights = recip_points
             .iter()
-            .map(|m| PI.powf(1.5) * scaled_upper_gamma(dual_form, dual, PI * PI * m.norm_squared()))
+            .map(|m| {
+                2.0 * PI.powf(1.5) * scaled_upper_gamma(dual_form, dual, PI * PI * m.norm_squared())
+            })
             .collect();
         Epstein {
             order: p,
@@ -194,17 +266,12 @@ impl Epstein {
         }
     }
 
-    fn sum(&self, dist2: &[f64], recip_points: &[Vec3], v: &Vec3, self_pair: bool) -> f64 {
-        let mut real = 0.0;
-        for &d2 in dist2 {
-            if d2 > 0.0 {
-                real += scaled_upper_gamma(self.form, self.order, d2);
-            }
-        }
-        let mut recip = 0.0;
-        for (m, w) in recip_points.iter().zip(&self.recip_weights) {
-            recip += w * (2.0 * PI * m.dot(v)).cos();
-        }
+    /// The real-space term of an image at squared distance `d2 > 0`.
+    fn real_term(&self, d2: f64) -> f64 {
+        scaled_upper_gamma(self.form, self.order, d2)
+    }
+
+    fn total(&self, real: f64, recip: f64, self_pair: bool) -> f64 {
         let mut total = real + recip + self.constant;
         if self_pair {
             total += self.self_constant;
@@ -220,6 +287,7 @@ impl Epstein {
 struct Pauli {
     prefactor: f64,
     b: f64,
+    /// The m ≠ 0 weights of the half cube, doubled.
     recip_weights: Vec<f64>,
     zero_weight: f64,
 }
@@ -235,22 +303,18 @@ impl Pauli {
             b,
             recip_weights: recip_points
                 .iter()
-                .map(|m| weight(b + PI * m.norm_squared()))
+                .map(|m| 2.0 * weight(b + PI * m.norm_squared()))
                 .collect(),
             zero_weight: weight(b),
         }
     }
 
-    fn sum(&self, dist2: &[f64], recip_points: &[Vec3], v: &Vec3) -> f64 {
-        let mut real = 0.0;
-        for &d2 in dist2 {
-            real += incomplete_bessel_k_minus_half(PI * d2, self.b);
-        }
-        let mut recip = self.zero_weight;
-        for (m, w) in recip_points.iter().zip(&self.recip_weights) {
-            recip += w * (2.0 * PI * m.dot(v)).cos();
-        }
-        self.prefactor * (real + recip)
+    fn real_term(&self, d2: f64) -> f64 {
+        incomplete_bessel_k_minus_half(PI * d2, self.b)
+    }
+
+    fn total(&self, real: f64, recip: f64) -> f64 {
+        self.prefactor * (real + self.zero_weight + recip)
     }
 }
 
@@ -266,9 +330,14 @@ fn epstein_order(p: f64, name: &str) -> Result<f64> {
     }
 }
 
-/// `G(a, y) = Γ(a, y) / y^a`, `y > 0`.
+/// `G(a, y) = Γ(a, y) / y^a`, `y > 0` (y^-a by multiplications where `a` allows).
 fn scaled_upper_gamma(form: GammaForm, a: f64, y: f64) -> f64 {
-    form.eval(y).0 * y.powf(-a)
+    let power = match form {
+        GammaForm::Integer(n) => y.powi(-(n as i32)),
+        GammaForm::HalfInteger(n) => y.powi(-n) / y.sqrt(),
+        GammaForm::General(_) => y.powf(-a),
+    };
+    form.eval(y).0 * power
 }
 
 #[cfg(test)]
