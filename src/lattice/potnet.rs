@@ -153,20 +153,27 @@ pub fn potnet_sums(structure: &Structure, settings: &PotnetSettings) -> Result<P
     let pair = |i: usize, j: usize| -> Result<[f64; 3]> {
         let v = (positions[i] - positions[j]) / g;
         let self_pair = i == j;
+        let dist2: Vec<f64> = real_points.iter().map(|k| (k + v).norm_squared()).collect();
+        let nearest = dist2.iter().copied().fold(f64::INFINITY, f64::min);
+        if nearest == 0.0 && !self_pair {
+            return Err(Error::InvalidStructure(format!(
+                "atoms {i} and {j} sit on the same site modulo a lattice vector"
+            )));
+        }
+        let pauli_cutoff = pauli.cutoff(nearest, real_points.len());
         let mut real = [0.0; 3];
-        for k in &real_points {
-            let d2 = (k + v).norm_squared();
-            if d2 == 0.0 {
-                if !self_pair {
-                    return Err(Error::InvalidStructure(format!(
-                        "atoms {i} and {j} sit on the same site modulo a lattice vector"
-                    )));
+        for &d2 in &dist2 {
+            if d2 > 0.0 {
+                if d2 < coulomb.cutoff {
+                    real[0] += coulomb.real_term(d2);
                 }
-            } else {
-                real[0] += coulomb.real_term(d2);
-                real[1] += london.real_term(d2);
+                if d2 < london.cutoff {
+                    real[1] += london.real_term(d2);
+                }
             }
-            real[2] += pauli.real_term(d2);
+            if d2 < pauli_cutoff {
+                real[2] += pauli.real_term(d2);
+            }
         }
         let waves = recip.sums(&phases[i], &phases[j]);
         Ok([
@@ -244,7 +251,14 @@ struct Epstein {
     recip_weights: Vec<f64>,
     constant: f64,
     self_constant: f64,
+    /// Real-space images with |k+v|² beyond this are skipped (see [`EPSTEIN_CUTOFF`]).
+    cutoff: f64,
 }
+
+/// Squared distance (unit-volume units) beyond which a real-space Epstein term
+/// `G(p, y) <= 2 e^(-y) / y` (for y > 2p) is below 1e-23: even all 10^6 images of the
+/// largest cube change the sums, which are O(1) here, by less than 1e-16 relative.
+const EPSTEIN_CUTOFF: f64 = 50.0;
 
 impl Epstein {
     fn new(p: f64, g: f64, recip_points: &[Vec3]) -> Self {
@@ -263,6 +277,11 @@ impl Epstein {
             recip_weights,
             constant: -PI.powf(1.5) / dual,
             self_constant: -1.0 / p,
+            cutoff: if 2.0 * p < EPSTEIN_CUTOFF {
+                EPSTEIN_CUTOFF
+            } else {
+                f64::INFINITY
+            },
         }
     }
 
@@ -287,6 +306,9 @@ impl Epstein {
 struct Pauli {
     prefactor: f64,
     b: f64,
+    /// √B and ½√(π/B), for the closed form of the real-space terms.
+    root_b: f64,
+    half_root: f64,
     /// The m ≠ 0 weights of the half cube, doubled.
     recip_weights: Vec<f64>,
     zero_weight: f64,
@@ -301,6 +323,8 @@ impl Pauli {
         Pauli {
             prefactor: a / (2.0 * PI),
             b,
+            root_b: b.sqrt(),
+            half_root: 0.5 * (PI / b).sqrt(),
             recip_weights: recip_points
                 .iter()
                 .map(|m| 2.0 * weight(b + PI * m.norm_squared()))
@@ -309,8 +333,31 @@ impl Pauli {
         }
     }
 
+    /// `K_{-1/2}(π d2, B)`. With `s = √(π d2)`, `q = √B` and `s + q < 25` the closed form
+    /// `½√(π/B) [e^(-2sq) erfc(s-q) - e^(2sq) erfc(s+q)]` needs one exp (e^(2sq) <= e^312,
+    /// erfc(s+q) >= 1e-274: no overflow or underflow); beyond, the general routine.
     fn real_term(&self, d2: f64) -> f64 {
-        incomplete_bessel_k_minus_half(PI * d2, self.b)
+        let s = (PI * d2).sqrt();
+        let q = self.root_b;
+        if s + q < 25.0 {
+            let e = (2.0 * s * q).exp();
+            self.half_root * (libm::erfc(s - q) / e - e * libm::erfc(s + q))
+        } else {
+            incomplete_bessel_k_minus_half(PI * d2, self.b)
+        }
+    }
+
+    /// Squared distance beyond which real-space terms are negligible: `K_{-1/2}(x, B) <=
+    /// e^(-x)/x <= e^(-x)` for x >= 1, so terms with `x > ln(images · 1e19 / K_max)` sum to
+    /// less than 1e-19 of the (positive) real-space sum, whose nearest image gives `K_max`.
+    fn cutoff(&self, nearest: f64, images: usize) -> f64 {
+        let largest = self.real_term(nearest);
+        let x = (images as f64 * 1e19 / largest).ln().max(1.0);
+        if x.is_finite() {
+            x / PI
+        } else {
+            f64::INFINITY
+        }
     }
 
     fn total(&self, real: f64, recip: f64) -> f64 {
@@ -372,6 +419,30 @@ mod tests {
         let slab =
             Structure::new(cubic, vec![1], vec![Vec3::zeros()], [true, true, false]).unwrap();
         assert!(potnet_sums(&slab, &PotnetSettings::default()).is_err());
+    }
+
+    #[test]
+    fn pauli_closed_form_matches_the_general_bessel_routine() {
+        // Rounding: exp(2sq) carries ~(2sq + 1) eps, the two erfc terms cancel by at most
+        // (s + q)/(2q); plus the general routine's own 1e-15 (20 + x) (its tests).
+        for b in [0.3, 1.0, 4.7, 15.0] {
+            let pauli = Pauli::new(1.0, 1.0, &[]);
+            let pauli = Pauli {
+                b,
+                root_b: f64::sqrt(b),
+                half_root: 0.5 * (PI / b).sqrt(),
+                ..pauli
+            };
+            for k in 0..400 {
+                let d2 = 1e-3 + 0.04 * k as f64;
+                let (s, q) = ((PI * d2).sqrt(), b.sqrt());
+                let want = incomplete_bessel_k_minus_half(PI * d2, b);
+                let bound = (2.0 * s * q + 8.0) * f64::EPSILON * (s + q) / (2.0 * q)
+                    + 1e-15 * (20.0 + PI * d2);
+                let rel = (pauli.real_term(d2) - want).abs() / want;
+                assert!(rel < bound, "B = {b}, d2 = {d2}: {rel:e} > {bound:e}");
+            }
+        }
     }
 
     #[test]
