@@ -122,23 +122,24 @@ impl Rows {
     }
 }
 
-/// `x · wᵀ` for `w` [out, in] (contiguous: gemm reads wᵀ column-major, its fastest layout).
+/// `x · w` for `w` [in, out], contiguous: gemm then uses both operands in place (it packs
+/// a transposed weight matrix on every call, which dominates for few rows).
 fn matmul(x: &Rows, w: &Tensor) -> candle_core::Result<Rows> {
-    let cols = w.dim(0)?;
+    let cols = w.dim(1)?;
     if x.data.is_empty() {
         return Ok(Rows {
             data: Vec::new(),
             cols,
         });
     }
-    let data = x.tensor()?.matmul(&w.t()?)?.flatten_all()?.to_vec1()?;
+    let data = x.tensor()?.matmul(w)?.flatten_all()?.to_vec1()?;
     Ok(Rows { data, cols })
 }
 
-/// A Linear layer `y = x Wᵀ + b`, W [out, in].
+/// A Linear layer `y = x Wᵀ + b`, Wᵀ stored [in, out].
 #[derive(Clone, Debug)]
 struct Dense {
-    weight: Tensor,
+    weight_t: Tensor,
     bias: Vec<f32>,
 }
 
@@ -146,13 +147,13 @@ impl Dense {
     fn load(inputs: usize, outputs: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let l = linear(inputs, outputs, vb)?;
         Ok(Dense {
-            weight: l.weight().contiguous()?,
+            weight_t: l.weight().t()?.contiguous()?,
             bias: l.bias().expect("linear has a bias").to_vec1()?,
         })
     }
 
     fn forward(&self, x: &Rows) -> candle_core::Result<Rows> {
-        let mut y = matmul(x, &self.weight)?;
+        let mut y = matmul(x, &self.weight_t)?;
         for row in y.data.chunks_exact_mut(y.cols) {
             for (v, b) in row.iter_mut().zip(&self.bias) {
                 *v += b;
@@ -201,9 +202,9 @@ impl BatchNormEval {
 /// One gated message-passing layer (`conv_layers.{k}`), with its first layers pre-split.
 #[derive(Clone, Debug)]
 struct Conv {
-    /// [4F, F]: x ↦ [W_i x (gate, value) | W_j x (gate, value)] for every node.
+    /// [F, 4F]: x ↦ [W_i x (gate, value) | W_j x (gate, value)] for every node.
     node_weight: Tensor,
-    /// [2F, F] and [2F]: e ↦ W_e e + b for every distinct edge feature (gate, value).
+    /// [F, 2F] and [2F]: e ↦ W_e e + b for every distinct edge feature (gate, value).
     edge_weight: Tensor,
     first_bias: Vec<f32>,
     gate_out: Dense,
@@ -220,8 +221,8 @@ impl Conv {
         // Rows of the fused first layer: gate outputs then value outputs.
         let w = Tensor::cat(&[gate_in.weight(), value_in.weight()], 0)?; // [2F, 3F]
         let part = |k: usize| w.narrow(1, k * f, f)?.t(); // [F, 2F]
-        let node_weight = Tensor::cat(&[part(0)?, part(1)?], 1)?.t()?.contiguous()?;
-        let edge_weight = part(2)?.t()?.contiguous()?;
+        let node_weight = Tensor::cat(&[part(0)?, part(1)?], 1)?.contiguous()?;
+        let edge_weight = part(2)?.contiguous()?;
         let first_bias = Tensor::cat(
             &[
                 gate_in.bias().expect("linear has a bias"),
@@ -264,8 +265,8 @@ impl Conv {
             }
         }
         let [gate_hidden, value_hidden] = hidden.map(|data| Rows { data, cols: f });
-        let gate = matmul(&gate_hidden, &self.gate_out.weight)?;
-        let value = matmul(&value_hidden, &self.value_out.weight)?;
+        let gate = matmul(&gate_hidden, &self.gate_out.weight_t)?;
+        let value = matmul(&value_hidden, &self.value_out.weight_t)?;
         // message = sigmoid(BN(gate + b_g)) * (value + b_v) * multiplicity, summed per target.
         let bn = &self.bn_interaction;
         let mut aggregate = vec![0.0f32; x.data.len()];
@@ -335,7 +336,7 @@ pub struct PotNet {
     infinite_linear: Dense,
     infinite_bn: BatchNormEval,
     convs: Vec<Conv>,
-    /// [layers · 2F, F]: the edge parts of every conv layer's first Linear, side by side.
+    /// [F, layers · 2F]: the edge parts of every conv layer's first Linear, side by side.
     edge_weights: Tensor,
     fc: Dense,
     fc_out: Dense,
@@ -353,7 +354,7 @@ impl PotNet {
             .map(|k| Conv::load(f, vb.pp(format!("conv_layers.{k}"))))
             .collect::<candle_core::Result<_>>()?;
         let edge_weights =
-            Tensor::cat(&convs.iter().map(|c| &c.edge_weight).collect::<Vec<_>>(), 0)?;
+            Tensor::cat(&convs.iter().map(|c| &c.edge_weight).collect::<Vec<_>>(), 1)?;
         Ok(PotNet {
             atom_embedding: Dense::load(arch.atom_input_features, f, vb.pp("atom_embedding"))?,
             local_rbf: rbf(centers("edge_embedding.0.centers", f)?, RbfKind::Gaussian)?,
