@@ -3,10 +3,15 @@
 //! potnet-mode lattice sums, network forward, and end to end.
 //! Run with `RAYON_NUM_THREADS=1 cargo bench --bench predict` for one-core figures; needs the
 //! fixture model (`$CRYSTALPOT_DATA/fixtures`, default ../shared/data).
+//!
+//! Times are the process's CPU time (all threads, on Linux), not wall time: on a shared
+//! machine wall time mostly measures the other processes. With one thread on an idle machine
+//! the two agree.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 
@@ -15,6 +20,67 @@ use crystalpot::model::potnet::import::{import_original, ImportOptions};
 use crystalpot::model::potnet::PotnetModel;
 use crystalpot::neighbors::potnet_graph;
 use crystalpot::{Lattice, Structure, Vec3};
+
+/// CPU time of the whole process (see the module doc).
+struct CpuTime;
+
+#[cfg(target_os = "linux")]
+fn process_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        seconds: i64,
+        nanoseconds: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut t = Timespec {
+        seconds: 0,
+        nanoseconds: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec (two C longs on 64-bit Linux) to a valid pointer.
+    let status = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    Duration::new(t.seconds as u64, t.nanoseconds as u32)
+}
+
+/// Elsewhere: wall time since the first call.
+#[cfg(not(target_os = "linux"))]
+fn process_cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
+impl Measurement for CpuTime {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        process_cpu_time()
+    }
+
+    fn end(&self, start: Duration) -> Duration {
+        process_cpu_time().saturating_sub(start)
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+
+    /// Nanoseconds, shown like wall time.
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WallTime.formatter()
+    }
+}
 
 /// The randomly initialised reference model of the fixtures (same size as the published one).
 fn model() -> PotnetModel {
@@ -88,7 +154,7 @@ fn wurtzite_24(k: usize) -> Structure {
 /// Builds the k-th variant of a benchmark structure.
 type Maker = fn(usize) -> Structure;
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let model = model();
     let settings = PotnetSettings::default();
     let makers: [(&str, Maker); 2] = [("5 atoms", perovskite_5), ("24 atoms", wurtzite_24)];
@@ -133,5 +199,9 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = bench
+}
 criterion_main!(benches);

@@ -112,7 +112,7 @@ impl Rbf {
         out.extend(self.centers.iter().map(|&c| {
             let t = self.gamma * (x - c);
             match self.kind {
-                RbfKind::Gaussian => (-(t * t)).exp(),
+                RbfKind::Gaussian => super::network::fast::exp(-(t * t)),
                 RbfKind::Multiquadric => (1.0 + t * t).sqrt(),
             }
         }));

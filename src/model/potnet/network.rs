@@ -1,107 +1,201 @@
-//! The PotNet network (Lin et al., ICML 2023) on candle, written from the published equations
-//! (see the fixtures' README for the exact forward pass), parameters named as the PyTorch
-//! `state_dict` of the original model.
+//! The PotNet network (Lin et al., ICML 2023), written from the published equations (see the
+//! fixtures' README for the exact forward pass), parameters named as the PyTorch `state_dict`
+//! of the original model. Inference only.
 //!
 //! Inference layout (same values as the reference up to f32 rounding):
 //! * the first Linear of each message MLP acts on z = [x_i, x_j, e]; it is split as
 //!   W z = W_i x_i + W_j x_j + W_e e, with W_i x and W_j x computed once per node and W_e e once
-//!   per distinct edge feature, then gathered per edge;
+//!   per distinct edge feature (for all layers in one product), then gathered per edge;
 //! * the gate MLP (`nonlinear_full`) and the value MLP (`nonlinear`) see the same z, so their
-//!   first layers are concatenated into one 2F-wide matmul;
+//!   first layers are concatenated into one 2F-wide product;
 //! * BatchNorm runs in eval mode, folded into y = x * scale + shift with the running
-//!   statistics (as PyTorch's CPU kernel does).
+//!   statistics (as PyTorch's CPU kernel does);
+//! * matrix products run on candle (gemm); everything elementwise runs in fused loops over
+//!   plain f32 rows (gather + SiLU; gate + value + multiplicity + scatter-add), with the
+//!   branch-free, vectorisable exp of [`fast`], accurate to about one f32 ulp.
 
-use candle_core::{CustomOp1, DType, Device, Layout, Module, Shape, Tensor, D};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_core::{Device, Tensor};
+use candle_nn::{linear, VarBuilder};
 
 use super::config::Architecture;
 use super::features::{Batch, Rbf, RbfKind};
 
 /// BatchNorm1d epsilon of the reference.
-const BN_EPS: f64 = 1e-5;
-
-/// softplus with PyTorch's threshold: log(1 + e^x), and x itself above 20.
-#[derive(Clone, Copy)]
-struct Softplus;
+const BN_EPS: f32 = 1e-5;
 
 /// Threshold above which PyTorch's softplus returns x itself.
-const SOFTPLUS_THRESHOLD: f64 = 20.0;
+const SOFTPLUS_THRESHOLD: f32 = 20.0;
 
-impl CustomOp1 for Softplus {
-    fn name(&self) -> &'static str {
-        "softplus"
+/// Elementwise functions in f32, branch-free so that loops over rows vectorise.
+pub(super) mod fast {
+    /// `e^x` to ~1 ulp for x in [-86, 88]; 0 below (never a subnormal: subnormals in a matrix
+    /// product cost ~100 cycles per operation) and ~2.4e38 above (where the reference
+    /// overflows; it vanishes in sigmoid and SiLU). Cody–Waite reduction x = n ln2 + r,
+    /// |r| <= ln2/2, e^r from Cephes' `expf` polynomial, 2^n put into the exponent bits.
+    #[inline(always)]
+    pub fn exp(x: f32) -> f32 {
+        // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
+        const MAGIC: f32 = 12_582_912.0;
+        const LN2_HI: f32 = 0.693_359_4;
+        const LN2_LO: f32 = -2.121_944_4e-4;
+        let tiny = x < -86.0;
+        let x = x.clamp(-86.0, 88.0);
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let n = t - MAGIC;
+        let r = x - n * LN2_HI - n * LN2_LO;
+        let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r
+            + 4.166_579_6e-2)
+            * r
+            + 0.166_666_65)
+            * r
+            + 0.5)
+            * r
+            * r
+            + r
+            + 1.0;
+        let shift = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32) << 23;
+        let y = f32::from_bits((p.to_bits() as i32).wrapping_add(shift) as u32);
+        if tiny {
+            0.0
+        } else {
+            y
+        }
     }
 
-    fn cpu_fwd(
-        &self,
-        storage: &candle_core::CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(candle_core::CpuStorage, Shape)> {
-        use candle_core::backend::BackendStorage;
-        use candle_core::cpu_backend::unary_map;
-        use candle_core::CpuStorage;
-        let out = match storage {
-            CpuStorage::F32(s) => CpuStorage::F32(unary_map(s, layout, |x| {
-                softplus_f64(f64::from(x), x.exp().ln_1p().into()) as f32
-            })),
-            CpuStorage::F64(s) => {
-                CpuStorage::F64(unary_map(s, layout, |x| softplus_f64(x, x.exp().ln_1p())))
-            }
-            other => {
-                return Err(candle_core::Error::UnsupportedDTypeForOp(
-                    other.dtype(),
-                    "softplus",
-                ))
-            }
-        };
-        Ok((out, layout.shape().clone()))
+    #[inline(always)]
+    pub fn sigmoid(x: f32) -> f32 {
+        1.0 / (1.0 + exp(-x))
     }
 
-    /// d softplus / dx = sigmoid(x), for training.
-    fn bwd(
-        &self,
-        arg: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad_res.mul(&candle_nn::ops::sigmoid(arg)?)?))
+    #[inline(always)]
+    pub fn silu(x: f32) -> f32 {
+        x / (1.0 + exp(-x))
+    }
+
+    /// `log(1 + e^x)`, and x itself above `threshold` (PyTorch's convention), as
+    /// `max(x, 0) + log1p(u)`, `u = e^(-|x|)`, with `log1p(u) = 2 atanh(u / (2 + u))` from its
+    /// series (argument <= 1/3: nine terms reach 2e-9).
+    #[inline(always)]
+    pub fn softplus(x: f32, threshold: f32) -> f32 {
+        let u = exp(-x.abs());
+        let z = u / (2.0 + u);
+        let z2 = z * z;
+        let mut series = 1.0 / 17.0;
+        for k in (0..8).rev() {
+            series = series * z2 + 1.0 / (2 * k + 1) as f32;
+        }
+        let y = x.max(0.0) + 2.0 * z * series;
+        if x > threshold {
+            x
+        } else {
+            y
+        }
     }
 }
 
-/// `x` above the threshold, else `log1p_exp_x` (computed in the input's precision).
-fn softplus_f64(x: f64, log1p_exp_x: f64) -> f64 {
-    if x > SOFTPLUS_THRESHOLD {
-        x
-    } else {
-        log1p_exp_x
+/// Row-major f32 matrix.
+#[derive(Clone, Debug, Default)]
+struct Rows {
+    data: Vec<f32>,
+    cols: usize,
+}
+
+impl Rows {
+    fn row(&self, k: usize) -> &[f32] {
+        &self.data[k * self.cols..(k + 1) * self.cols]
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / self.cols
+    }
+
+    fn tensor(&self) -> candle_core::Result<Tensor> {
+        Tensor::from_slice(&self.data, (self.len(), self.cols), &Device::Cpu)
+    }
+
+    /// Applies `f` to every entry.
+    fn map(mut self, f: impl Fn(f32) -> f32) -> Self {
+        for v in &mut self.data {
+            *v = f(*v);
+        }
+        self
     }
 }
 
-fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.apply_op1(Softplus)
+/// `x · w` for `w` [in, out], contiguous: gemm then uses both operands in place (it packs
+/// a transposed weight matrix on every call, which dominates for few rows).
+fn matmul(x: &Rows, w: &Tensor) -> candle_core::Result<Rows> {
+    let cols = w.dim(1)?;
+    if x.data.is_empty() {
+        return Ok(Rows {
+            data: Vec::new(),
+            cols,
+        });
+    }
+    let data = x.tensor()?.matmul(w)?.flatten_all()?.to_vec1()?;
+    Ok(Rows { data, cols })
+}
+
+/// A Linear layer `y = x Wᵀ + b`, Wᵀ stored [in, out].
+#[derive(Clone, Debug)]
+struct Dense {
+    weight_t: Tensor,
+    bias: Vec<f32>,
+}
+
+impl Dense {
+    fn load(inputs: usize, outputs: usize, vb: VarBuilder) -> candle_core::Result<Self> {
+        let l = linear(inputs, outputs, vb)?;
+        Ok(Dense {
+            weight_t: l.weight().t()?.contiguous()?,
+            bias: l.bias().expect("linear has a bias").to_vec1()?,
+        })
+    }
+
+    fn forward(&self, x: &Rows) -> candle_core::Result<Rows> {
+        let mut y = matmul(x, &self.weight_t)?;
+        for row in y.data.chunks_exact_mut(y.cols) {
+            for (v, b) in row.iter_mut().zip(&self.bias) {
+                *v += b;
+            }
+        }
+        Ok(y)
+    }
 }
 
 /// BatchNorm1d in eval mode: y = x * scale + shift, scale = w / sqrt(var + eps),
 /// shift = b - mean * scale.
 #[derive(Clone, Debug)]
-pub struct BatchNormEval {
-    scale: Tensor,
-    shift: Tensor,
+struct BatchNormEval {
+    scale: Vec<f32>,
+    shift: Vec<f32>,
 }
 
 impl BatchNormEval {
     fn load(features: usize, vb: VarBuilder) -> candle_core::Result<Self> {
-        let weight = vb.get(features, "weight")?;
-        let bias = vb.get(features, "bias")?;
-        let mean = vb.get(features, "running_mean")?;
-        let var = vb.get(features, "running_var")?;
-        let scale = weight.mul(&var.affine(1.0, BN_EPS)?.sqrt()?.recip()?)?;
-        let shift = bias.sub(&mean.mul(&scale)?)?;
+        let get = |name| vb.get(features, name)?.to_vec1::<f32>();
+        let (weight, bias) = (get("weight")?, get("bias")?);
+        let (mean, var) = (get("running_mean")?, get("running_var")?);
+        let scale: Vec<f32> = weight
+            .iter()
+            .zip(&var)
+            .map(|(w, v)| w * (1.0 / (v + BN_EPS).sqrt()))
+            .collect();
+        let shift = bias
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
         Ok(BatchNormEval { scale, shift })
     }
 
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.broadcast_mul(&self.scale)?.broadcast_add(&self.shift)
+    fn apply(&self, x: &mut Rows) {
+        for row in x.data.chunks_exact_mut(x.cols) {
+            for ((v, s), t) in row.iter_mut().zip(&self.scale).zip(&self.shift) {
+                *v = *v * s + t;
+            }
+        }
     }
 }
 
@@ -112,9 +206,9 @@ struct Conv {
     node_weight: Tensor,
     /// [F, 2F] and [2F]: e ↦ W_e e + b for every distinct edge feature (gate, value).
     edge_weight: Tensor,
-    first_bias: Tensor,
-    gate_out: Linear,
-    value_out: Linear,
+    first_bias: Vec<f32>,
+    gate_out: Dense,
+    value_out: Dense,
     bn_interaction: BatchNormEval,
     bn: BatchNormEval,
     features: usize,
@@ -135,58 +229,87 @@ impl Conv {
                 value_in.bias().expect("linear has a bias"),
             ],
             0,
-        )?;
+        )?
+        .to_vec1()?;
         Ok(Conv {
             node_weight,
             edge_weight,
             first_bias,
-            gate_out: linear(f, f, vb.pp("nonlinear_full.2"))?,
-            value_out: linear(f, f, vb.pp("nonlinear.2"))?,
+            gate_out: Dense::load(f, f, vb.pp("nonlinear_full.2"))?,
+            value_out: Dense::load(f, f, vb.pp("nonlinear.2"))?,
             bn_interaction: BatchNormEval::load(f, vb.pp("bn_interaction"))?,
             bn: BatchNormEval::load(f, vb.pp("bn"))?,
             features: f,
         })
     }
 
-    /// x [N, F], distinct edge features [U, F] -> new x.
-    fn forward(&self, x: &Tensor, edges: &Tensor, g: &GraphTensors) -> candle_core::Result<Tensor> {
+    /// x [N, F], `per_edge` = W_e e + b of every distinct edge feature [U, 2F] -> new x.
+    fn forward(&self, x: &Rows, per_edge: &Rows, b: &Batch) -> candle_core::Result<Rows> {
         let f = self.features;
-        let per_node = x.matmul(&self.node_weight)?; // [N, 4F]
-        let target_part = per_node.narrow(1, 0, 2 * f)?.contiguous()?;
-        let source_part = per_node.narrow(1, 2 * f, 2 * f)?.contiguous()?;
-        let per_edge = edges
-            .matmul(&self.edge_weight)?
-            .broadcast_add(&self.first_bias)?; // [U, 2F]
-        let hidden = target_part
-            .index_select(&g.dst, 0)?
-            .add(&source_part.index_select(&g.src, 0)?)?
-            .add(&per_edge.index_select(&g.feature_row, 0)?)?
-            .silu()?; // [E, 2F]
-        let gate = self
-            .gate_out
-            .forward(&hidden.narrow(1, 0, f)?.contiguous()?)?;
-        let gate = candle_nn::ops::sigmoid(&self.bn_interaction.forward(&gate)?)?;
-        let value = self
-            .value_out
-            .forward(&hidden.narrow(1, f, f)?.contiguous()?)?;
-        let mut message = gate.mul(&value)?;
-        if let Some(w) = &g.weight {
-            message = message.broadcast_mul(w)?;
+        let per_node = matmul(x, &self.node_weight)?; // [N, 4F]
+        let edges = b.src.len();
+        // hidden = SiLU(W_i x_dst + W_j x_src + W_e e + b), split into gate and value halves.
+        let mut hidden = [vec![0.0f32; edges * f], vec![0.0f32; edges * f]];
+        for k in 0..edges {
+            let target = per_node.row(b.dst[k] as usize);
+            let source = per_node.row(b.src[k] as usize);
+            let edge = per_edge.row(b.feature_row[k] as usize);
+            for (half, out) in hidden.iter_mut().enumerate() {
+                let cols = half * f..(half + 1) * f;
+                let out = &mut out[k * f..(k + 1) * f];
+                let t = &target[cols.clone()];
+                let s = &source[2 * f..][cols.clone()];
+                for (((o, t), s), e) in out.iter_mut().zip(t).zip(s).zip(&edge[cols]) {
+                    *o = fast::silu(t + s + e);
+                }
+            }
         }
-        let aggregate = x.zeros_like()?.index_add(&g.dst, &message, 0)?;
-        x.add(&self.bn.forward(&aggregate)?)?.relu()
+        let [gate_hidden, value_hidden] = hidden.map(|data| Rows { data, cols: f });
+        let gate = matmul(&gate_hidden, &self.gate_out.weight_t)?;
+        let value = matmul(&value_hidden, &self.value_out.weight_t)?;
+        // message = sigmoid(BN(gate + b_g)) * (value + b_v) * multiplicity, summed per target.
+        let bn = &self.bn_interaction;
+        let mut aggregate = vec![0.0f32; x.data.len()];
+        for k in 0..edges {
+            let d = b.dst[k] as usize;
+            let w = b.weight[k];
+            let out = &mut aggregate[d * f..(d + 1) * f];
+            let terms = gate
+                .row(k)
+                .iter()
+                .zip(&self.gate_out.bias)
+                .zip(&bn.scale)
+                .zip(&bn.shift)
+                .zip(value.row(k))
+                .zip(&self.value_out.bias);
+            for (o, (((((g, gb), s), t), v), vb)) in out.iter_mut().zip(terms) {
+                *o += fast::sigmoid((g + gb) * s + t) * (v + vb) * w;
+            }
+        }
+        let mut aggregate = Rows {
+            data: aggregate,
+            cols: f,
+        };
+        self.bn.apply(&mut aggregate);
+        for (a, x) in aggregate.data.iter_mut().zip(&x.data) {
+            *a = (x + *a).max(0.0);
+        }
+        Ok(aggregate)
     }
-}
 
-/// The index tensors of a [`Batch`].
-struct GraphTensors {
-    src: Tensor,
-    dst: Tensor,
-    feature_row: Tensor,
-    /// Edge multiplicities [E, 1], when not all 1.
-    weight: Option<Tensor>,
-    node_graph: Tensor,
-    graph_sizes: Tensor,
+    /// Adds the first-layer bias to `W_e e` of every distinct edge feature.
+    fn per_edge(&self, products: &Rows, layer: usize) -> Rows {
+        let width = 2 * self.features;
+        let mut out = Vec::with_capacity(products.len() * width);
+        for k in 0..products.len() {
+            let row = &products.row(k)[layer * width..(layer + 1) * width];
+            out.extend(row.iter().zip(&self.first_bias).map(|(p, b)| p + b));
+        }
+        Rows {
+            data: out,
+            cols: width,
+        }
+    }
 }
 
 /// Activations of one forward pass, for comparison with the reference's intermediates.
@@ -206,16 +329,17 @@ pub struct Trace {
 /// The PotNet network with its weights.
 #[derive(Clone, Debug)]
 pub struct PotNet {
-    atom_embedding: Linear,
+    atom_embedding: Dense,
     local_rbf: Rbf,
-    edge_embedding: Linear,
+    edge_embedding: Dense,
     inf_rbf: Rbf,
-    infinite_linear: Linear,
+    infinite_linear: Dense,
     infinite_bn: BatchNormEval,
     convs: Vec<Conv>,
-    fc: Linear,
-    fc_out: Linear,
-    device: Device,
+    /// [F, layers · 2F]: the edge parts of every conv layer's first Linear, side by side.
+    edge_weights: Tensor,
+    fc: Dense,
+    fc_out: Dense,
 }
 
 impl PotNet {
@@ -223,26 +347,28 @@ impl PotNet {
     /// hold f32 tensors of the shapes `arch` implies.
     pub fn load(vb: VarBuilder, arch: &Architecture) -> candle_core::Result<Self> {
         let f = arch.fc_features;
-        let centers = |name: &str, n: usize| -> candle_core::Result<Vec<f32>> {
-            vb.get(n, name)?.to_dtype(DType::F32)?.to_vec1()
-        };
+        let centers =
+            |name: &str, n: usize| -> candle_core::Result<Vec<f32>> { vb.get(n, name)?.to_vec1() };
         let rbf = |c, k| Rbf::new(c, k).map_err(|e| candle_core::Error::Msg(e.to_string()));
+        let convs: Vec<Conv> = (0..arch.conv_layers)
+            .map(|k| Conv::load(f, vb.pp(format!("conv_layers.{k}"))))
+            .collect::<candle_core::Result<_>>()?;
+        let edge_weights =
+            Tensor::cat(&convs.iter().map(|c| &c.edge_weight).collect::<Vec<_>>(), 1)?;
         Ok(PotNet {
-            atom_embedding: linear(arch.atom_input_features, f, vb.pp("atom_embedding"))?,
+            atom_embedding: Dense::load(arch.atom_input_features, f, vb.pp("atom_embedding"))?,
             local_rbf: rbf(centers("edge_embedding.0.centers", f)?, RbfKind::Gaussian)?,
-            edge_embedding: linear(f, f, vb.pp("edge_embedding.1"))?,
+            edge_embedding: Dense::load(f, f, vb.pp("edge_embedding.1"))?,
             inf_rbf: rbf(
                 centers("inf_edge_embedding.centers", arch.inf_edge_features)?,
                 RbfKind::Multiquadric,
             )?,
-            infinite_linear: linear(arch.inf_edge_features, f, vb.pp("infinite_linear"))?,
+            infinite_linear: Dense::load(arch.inf_edge_features, f, vb.pp("infinite_linear"))?,
             infinite_bn: BatchNormEval::load(f, vb.pp("infinite_bn"))?,
-            convs: (0..arch.conv_layers)
-                .map(|k| Conv::load(f, vb.pp(format!("conv_layers.{k}"))))
-                .collect::<candle_core::Result<_>>()?,
-            fc: linear(f, arch.output_dim, vb.pp("fc.0"))?,
-            fc_out: linear(arch.output_dim, arch.output_features, vb.pp("fc_out"))?,
-            device: vb.device().clone(),
+            convs,
+            edge_weights,
+            fc: Dense::load(f, arch.output_dim, vb.pp("fc.0"))?,
+            fc_out: Dense::load(arch.output_dim, arch.output_features, vb.pp("fc_out"))?,
         })
     }
 
@@ -263,67 +389,116 @@ impl PotNet {
     }
 
     fn run(&self, b: &Batch, trace: bool) -> candle_core::Result<(Tensor, Option<Trace>)> {
-        let dev = &self.device;
         let n = b.num_nodes();
-        let idx = |v: &[u32]| Tensor::from_slice(v, v.len(), dev);
-        let g = GraphTensors {
-            src: idx(&b.src)?,
-            dst: idx(&b.dst)?,
-            feature_row: idx(&b.feature_row)?,
-            weight: if b.unit_weights() {
-                None
-            } else {
-                Some(Tensor::from_slice(&b.weight, (b.weight.len(), 1), dev)?)
-            },
-            node_graph: idx(&b.node_graph)?,
-            graph_sizes: Tensor::from_slice(&b.graph_sizes, (b.num_graphs, 1), dev)?,
+        let rows = |v: &[f32], cols: usize| Rows {
+            data: v.to_vec(),
+            cols,
         };
-        let rows = |v: &[f32], bins: usize| Tensor::from_slice(v, (v.len() / bins, bins), dev);
         let local = self
             .edge_embedding
-            .forward(&rows(&b.local_rbf, b.local_rbf_bins)?)?
-            .silu()?;
-        let inf = self.infinite_bn.forward(&softplus(
-            &self
-                .infinite_linear
-                .forward(&rows(&b.inf_rbf, b.inf_rbf_bins)?)?,
-        )?)?;
-        let edges = Tensor::cat(&[&local, &inf], 0)?;
+            .forward(&rows(&b.local_rbf, b.local_rbf_bins))?
+            .map(fast::silu);
+        let mut inf = self
+            .infinite_linear
+            .forward(&rows(&b.inf_rbf, b.inf_rbf_bins))?
+            .map(|v| fast::softplus(v, SOFTPLUS_THRESHOLD));
+        self.infinite_bn.apply(&mut inf);
+        let edges = Rows {
+            data: [local.data.as_slice(), &inf.data].concat(),
+            cols: local.cols,
+        };
+        let edge_products = matmul(&edges, &self.edge_weights)?;
 
-        let x0 = self.atom_embedding.forward(&Tensor::from_slice(
-            &b.x,
-            (n, b.x.len() / n.max(1)),
-            dev,
-        )?)?;
+        let x0 = self
+            .atom_embedding
+            .forward(&rows(&b.x, b.x.len() / n.max(1)))?;
         let mut x = x0.clone();
         let mut convs = Vec::new();
-        for conv in &self.convs {
-            x = conv.forward(&x, &edges, &g)?;
+        for (layer, conv) in self.convs.iter().enumerate() {
+            x = conv.forward(&x, &conv.per_edge(&edge_products, layer), b)?;
             if trace {
-                convs.push(x.clone());
+                convs.push(x.tensor()?);
             }
         }
-        let sums = Tensor::zeros((b.num_graphs, x.dim(D::Minus1)?), x.dtype(), dev)?.index_add(
-            &g.node_graph,
-            &x,
-            0,
-        )?;
-        let pooled = sums.broadcast_div(&g.graph_sizes)?;
-        let ln2 = f64::from(std::f32::consts::LN_2);
-        let fc = softplus(&self.fc.forward(&pooled)?)?.affine(1.0, -ln2)?;
-        let out = self.fc_out.forward(&fc)?;
+        // Mean pooling per graph.
+        let f = x.cols;
+        let mut pooled = Rows {
+            data: vec![0.0; b.num_graphs * f],
+            cols: f,
+        };
+        for k in 0..n {
+            let g = b.node_graph[k] as usize;
+            for (p, v) in pooled.data[g * f..(g + 1) * f].iter_mut().zip(x.row(k)) {
+                *p += v;
+            }
+        }
+        for (row, size) in pooled.data.chunks_exact_mut(f).zip(&b.graph_sizes) {
+            for p in row {
+                *p /= size;
+            }
+        }
+        let ln2 = std::f32::consts::LN_2;
+        let fc = self
+            .fc
+            .forward(&pooled)?
+            .map(|v| fast::softplus(v, SOFTPLUS_THRESHOLD) - ln2);
+        let out = self.fc_out.forward(&fc)?.tensor()?;
         let t = if trace {
+            let select = |m: &Rows, index: &[u32]| {
+                m.tensor()?
+                    .index_select(&Tensor::from_slice(index, index.len(), &Device::Cpu)?, 0)
+            };
             Some(Trace {
-                local_edge_features: local.index_select(&idx(&b.local_rows)?, 0)?,
-                inf_edge_features: inf.index_select(&idx(&b.inf_rows)?, 0)?,
-                node_embedding: x0,
+                local_edge_features: select(&local, &b.local_rows)?,
+                inf_edge_features: select(&inf, &b.inf_rows)?,
+                node_embedding: x0.tensor()?,
                 convs,
-                pooled,
-                fc,
+                pooled: pooled.tensor()?,
+                fc: fc.tensor()?,
             })
         } else {
             None
         };
         Ok((out, t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fast;
+
+    /// One f32 ulp relative is 2^-23 ≈ 1.2e-7; the polynomial adds ~5e-9 and the reduction
+    /// a few roundings, so 2 ulps bound the error.
+    const TWO_ULPS: f64 = 2.0 * f32::EPSILON as f64;
+
+    #[test]
+    fn fast_functions_match_f64_references() {
+        let mut worst = [0.0f64; 4];
+        for k in -400_000..=400_000 {
+            let x = k as f32 * 2.15e-4; // [-86, 86]
+            let xd = f64::from(x);
+            let rel = |got: f32, want: f64| (f64::from(got) - want).abs() / want.abs();
+            let softplus = if xd > 20.0 { xd } else { xd.exp().ln_1p() };
+            let errors = [
+                rel(fast::exp(x), xd.exp()),
+                rel(fast::sigmoid(x), 1.0 / (1.0 + (-xd).exp())),
+                if x == 0.0 {
+                    0.0
+                } else {
+                    rel(fast::silu(x), xd / (1.0 + (-xd).exp()))
+                },
+                rel(fast::softplus(x, 20.0), softplus),
+            ];
+            for (w, e) in worst.iter_mut().zip(errors) {
+                *w = w.max(e);
+            }
+        }
+        // sigmoid, SiLU and softplus add one division or addition: one more ulp each.
+        assert!(worst[0] < TWO_ULPS, "exp {worst:?}");
+        for w in &worst[1..] {
+            assert!(*w < 1.5 * TWO_ULPS, "{worst:?}");
+        }
+        assert!(fast::exp(-1e4) == 0.0 && fast::exp(1e4) > 1e38);
+        assert!(fast::sigmoid(-200.0) < 1e-37 && fast::silu(200.0) == 200.0);
     }
 }
