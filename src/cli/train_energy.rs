@@ -94,10 +94,9 @@ pub fn run(args: Args) -> Result<()> {
         val_samples.len()
     );
     let started = std::time::Instant::now();
-    let mut train_data = training::prepare(&train_samples, &config)?;
+    // The inputs hold the raw Φ; the scales fitted here divide it inside the network.
+    let train_data = training::prepare(&train_samples, &config)?;
     let reference = training::fit_constants(&mut config, &train_samples, &train_data)?;
-    // Φ scales are part of the inputs: prepare again now that they are fixed.
-    train_data = training::prepare(&train_samples, &config)?;
     let val_data = training::prepare(&val_samples, &config)?;
     let model = Trainable::new(&config, &reference, args.seed)?;
     let settings = EnergyTraining {
@@ -114,6 +113,9 @@ pub fn run(args: Args) -> Result<()> {
         .name
         .clone()
         .unwrap_or_else(|| format!("energy model of {}", file_name(&args.data)));
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
     let log_path = sibling(&args.out, "log.csv");
     let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
     writeln!(

@@ -146,17 +146,7 @@ pub fn predict(
     network: &EnergyNetwork,
     p: &Prepared,
 ) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
-    let t = StructureTensors {
-        species: p.tensors.species.clone(),
-        one_hot: p.tensors.one_hot.clone(),
-        positions: p.tensors.positions.clone(),
-        strain: p.tensors.strain.clone(),
-        src: p.tensors.src.clone(),
-        dst: p.tensors.dst.clone(),
-        shift: p.tensors.shift.clone(),
-        phi: p.tensors.phi.clone(),
-    };
-    let (t, vars) = with_variables(t)?;
+    let (t, vars) = with_variables(p.tensors.clone())?;
     let energy = network.per_atom_energies(&t)?.sum_all()?;
     let grads = energy.backward()?;
     let grad = |v: &Var| match grads.get(v.as_tensor()) {
@@ -375,6 +365,30 @@ pub fn named_vars(varmap: &VarMap) -> BTreeMap<String, Var> {
         .collect()
 }
 
+/// Sums the per-structure losses and their gradients with respect to the parameters (detached:
+/// the optimiser needs values, not the graph that produced them).
+fn parameter_gradients(
+    vars: &BTreeMap<String, Var>,
+    parts: Vec<(f64, GradStore)>,
+) -> candle_core::Result<(f64, GradStore)> {
+    let mut total = GradStore::default();
+    let mut sum = 0.0;
+    for (value, grads) in parts {
+        sum += value;
+        for var in vars.values() {
+            if let Some(g) = grads.get(var.as_tensor()) {
+                let g = g.detach();
+                let merged = match total.remove(var.as_tensor()) {
+                    Some(previous) => (previous + g)?,
+                    None => g,
+                };
+                total.insert(var.as_tensor(), merged);
+            }
+        }
+    }
+    Ok((sum, total))
+}
+
 /// A pool whose threads keep second derivatives (see the module doc).
 pub fn second_order_pool(threads: usize) -> Result<rayon::ThreadPool> {
     std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1");
@@ -397,7 +411,8 @@ pub fn train(
         lr: settings.learning_rate,
         ..AdamWParams::default()
     };
-    let mut optimiser = AdamW::new(named_vars(&model.varmap), params).map_err(candle_error)?;
+    let vars = named_vars(&model.varmap);
+    let mut optimiser = AdamW::new(vars.clone(), params).map_err(candle_error)?;
     let mut rng = Rng::new(settings.seed ^ 0x5eed);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut reports = Vec::new();
@@ -421,25 +436,8 @@ pub fn train(
                         })
                         .collect::<candle_core::Result<Vec<(f64, GradStore)>>>()
                 })
-                .map_err(candle_error)
-                .map(|parts| {
-                    let mut total = GradStore::default();
-                    let mut sum = 0.0;
-                    for (value, g) in parts {
-                        sum += value;
-                        for var in named_vars(&model.varmap).values() {
-                            if let Some(x) = g.get(var.as_tensor()) {
-                                let x = x.detach();
-                                let merged = match total.remove(var.as_tensor()) {
-                                    Some(prev) => (prev + x).expect("same shapes"),
-                                    None => x,
-                                };
-                                total.insert(var.as_tensor(), merged);
-                            }
-                        }
-                    }
-                    (sum, total)
-                })?;
+                .and_then(|parts| parameter_gradients(&vars, parts))
+                .map_err(candle_error)?;
             epoch_loss += sum * batch.len() as f64;
             optimiser.apply(&grads).map_err(candle_error)?;
         }

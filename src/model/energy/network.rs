@@ -21,7 +21,8 @@ use candle_nn::{embedding, linear, linear_no_bias, Embedding, Linear, VarBuilder
 
 use super::config::EnergyConfig;
 
-/// One structure as tensors.
+/// One structure as tensors (cheap to clone: tensors share their storage).
+#[derive(Clone)]
 pub struct StructureTensors {
     /// Element index per atom, u32 [N].
     pub species: Tensor,
