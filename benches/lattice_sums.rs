@@ -1,6 +1,8 @@
 //! Lattice-sum benchmarks: all three N×N matrices of small cells (the PotNet use), and per-atom
 //! sums with forces and virial for large cells (the simulation use).
-//! Run with `RAYON_NUM_THREADS=1 cargo bench --bench lattice_sums` for one-core figures.
+//! Run with `RAYON_NUM_THREADS=1 cargo bench --bench lattice_sums` for one-core figures; the
+//! matrices are timed in process CPU time (robust on a shared machine), the threaded per-atom
+//! sums in wall time.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
@@ -9,7 +11,11 @@ use crystalpot::lattice::{pair_matrices, Potential, Tolerance};
 use crystalpot::{Lattice, Mat3, Structure, Vec3};
 
 mod common;
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+
 use common::rocksalt;
+use cpu_time::CpuTime;
 
 /// A triclinically distorted, rattled SrTiO3 perovskite cell repeated `reps` times.
 fn perovskite(reps: [usize; 3]) -> Structure {
@@ -40,7 +46,7 @@ fn perovskite(reps: [usize; 3]) -> Structure {
         .unwrap()
 }
 
-fn matrices(c: &mut Criterion) {
+fn matrices(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("pair_matrices_coulomb_london_pauli");
     let potentials = [
         Potential::InversePower(1.0),
@@ -83,5 +89,10 @@ fn per_atom(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matrices, per_atom);
-criterion_main!(benches);
+criterion_group! {
+    name = single_thread;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = matrices
+}
+criterion_group!(threaded, per_atom);
+criterion_main!(single_thread, threaded);

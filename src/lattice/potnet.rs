@@ -344,7 +344,7 @@ impl Pauli {
         let q = self.root_b;
         if s + q < 25.0 {
             let e = (2.0 * s * q).exp();
-            self.half_root * (libm::erfc(s - q) / e - e * libm::erfc(s + q))
+            self.half_root * (crate::math::erfc(s - q) / e - e * crate::math::erfc(s + q))
         } else {
             incomplete_bessel_k_minus_half(PI * d2, self.b)
         }

@@ -53,6 +53,8 @@ def main():
     xs = [-26.0, -5.0, -1.0, -0.3, -1e-8, 0.0, 1e-10, 0.01, 0.2, 0.4769, 0.5, 0.84, 1.0, 1.5,
           2.0, 2.5, 3.0, 4.0, 5.5, 7.0, 10.0, 15.0, 20.0, 25.9, 26.0, 26.5, 27.0, 30.0, 50.0,
           100.0, 300.0, 1000.0]
+    # A dense grid over the one-exp range of `erfc` (1.25 ≤ x < 28), at non-round points.
+    xs += [1.25 + (26.6 - 1.25) * (k + 0.318309886) / 241 for k in range(241)]
     for x in xs:
         e = mp.erfc(mp.mpf(x))
         ex = mp.exp(mp.mpf(x) ** 2) * e
