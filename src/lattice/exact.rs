@@ -21,7 +21,7 @@ use crate::structure::Structure;
 /// Cost model (ns, one core): testing one candidate image of one pair …
 const COST_REAL_CHECK: f64 = 1.0;
 /// … evaluating one real-space exp-type term (scaled by `real_term_cost`) …
-const COST_REAL_TERM: f64 = 9.0;
+const COST_REAL_TERM: f64 = 5.0;
 /// … the phase factor of one atom for one G …
 const COST_PHASE: f64 = 3.0;
 /// … and one ordered pair for one G (two FMAs in the GEMM).
@@ -174,14 +174,6 @@ impl Prepared {
         match self {
             Prepared::Ewald(s) => s.kernel.real_term_rounding(),
             Prepared::Exponential { .. } => 2.0 * OP_ERROR,
-        }
-    }
-
-    #[inline]
-    fn term(&self, r: f64) -> f64 {
-        match self {
-            Prepared::Ewald(s) => s.kernel.real_term(r),
-            Prepared::Exponential { kernel, .. } => kernel.term(r),
         }
     }
 }
@@ -439,6 +431,27 @@ struct RealStats {
     hits: usize,
 }
 
+impl RealStats {
+    /// Σ f(r), Σ f(r) r and the count over the (r², r) within r² ≤ `cut2`.
+    #[inline]
+    fn of(distances: &[(f64, f64)], cut2: f64, term: impl Fn(f64) -> f64) -> Self {
+        let (mut largest, mut largest_moment, mut hits) = (0.0, 0.0, 0);
+        for &(r2, r) in distances {
+            if r2 <= cut2 {
+                let f = term(r);
+                largest += f;
+                largest_moment += f * r;
+                hits += 1;
+            }
+        }
+        RealStats {
+            largest,
+            largest_moment,
+            hits,
+        }
+    }
+}
+
 /// Real-space sums of every potential over one shared image list.
 struct RealSpace {
     /// Per potential, the N×N real-space sums (exponential: without the self term).
@@ -478,6 +491,7 @@ impl RealSpace {
         let mut r_min = f64::INFINITY;
         let mut acc = vec![RealStats::default(); prepared.len()];
         let mut hits: Vec<f64> = Vec::with_capacity(images.len());
+        let mut distances: Vec<(f64, f64)> = Vec::with_capacity(images.len());
         let r_max2 = r_max * r_max;
         // The diagonal is the same for every atom (v = 0): compute it once.
         let pairs =
@@ -504,16 +518,18 @@ impl RealSpace {
                 }
                 hits.swap_remove(zero);
             }
-            r_min = hits.iter().fold(r_min, |m, &r2| m.min(r2.sqrt()));
+            // Distances once per image; each potential's terms accumulated in registers, with
+            // the kernel chosen outside the loop.
+            distances.clear();
+            distances.extend(hits.iter().map(|&r2| (r2, r2.sqrt())));
+            r_min = distances.iter().fold(r_min, |m, d| m.min(d.1));
             for ((a, prep), &c2) in acc.iter_mut().zip(prepared).zip(&cut2) {
-                *a = RealStats::default();
-                for &r2 in hits.iter().filter(|&&r2| r2 <= c2) {
-                    let r = r2.sqrt();
-                    let f = prep.term(r);
-                    a.largest += f;
-                    a.largest_moment += f * r;
-                    a.hits += 1;
-                }
+                *a = match prep {
+                    Prepared::Ewald(s) => RealStats::of(&distances, c2, |r| s.kernel.real_term(r)),
+                    Prepared::Exponential { kernel, .. } => {
+                        RealStats::of(&distances, c2, |r| kernel.term(r))
+                    }
+                };
             }
             for ((matrix, a), st) in values.iter_mut().zip(&acc).zip(stats.iter_mut()) {
                 if i == j {
