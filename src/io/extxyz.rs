@@ -355,7 +355,7 @@ fn parse_pbc(value: &str) -> std::result::Result<[bool; 3], String> {
 
 fn parse_properties(value: &str) -> std::result::Result<Vec<Column>, String> {
     let parts: Vec<&str> = value.split(':').collect();
-    if parts.len() % 3 != 0 {
+    if !parts.len().is_multiple_of(3) {
         return Err(format!(
             "Properties must be name:type:count triples, got '{value}'"
         ));

@@ -13,6 +13,7 @@
 pub mod config;
 pub mod features;
 pub mod file;
+mod gemm;
 pub mod import;
 pub mod network;
 

@@ -10,7 +10,7 @@
 //!   first layers are concatenated into one 2F-wide product;
 //! * BatchNorm runs in eval mode, folded into y = x * scale + shift with the running
 //!   statistics (as PyTorch's CPU kernel does);
-//! * matrix products run on candle (gemm); everything elementwise runs in fused loops over
+//! * matrix products run in [`gemm`](super::gemm) (weights used in place); everything elementwise runs in fused loops over
 //!   plain f32 rows (gather + SiLU; gate + value + multiplicity + scatter-add), with the
 //!   branch-free, vectorisable exp of [`fast`], accurate to about one f32 ulp.
 
@@ -19,6 +19,7 @@ use candle_nn::{linear, VarBuilder};
 
 use super::config::Architecture;
 use super::features::{Batch, Rbf, RbfKind};
+use super::gemm::Weights;
 
 /// BatchNorm1d epsilon of the reference.
 const BN_EPS: f32 = 1e-5;
@@ -122,24 +123,18 @@ impl Rows {
     }
 }
 
-/// `x · w` for `w` [in, out], contiguous: gemm then uses both operands in place (it packs
-/// a transposed weight matrix on every call, which dominates for few rows).
-fn matmul(x: &Rows, w: &Tensor) -> candle_core::Result<Rows> {
-    let cols = w.dim(1)?;
-    if x.data.is_empty() {
-        return Ok(Rows {
-            data: Vec::new(),
-            cols,
-        });
-    }
-    let data = x.tensor()?.matmul(w)?.flatten_all()?.to_vec1()?;
-    Ok(Rows { data, cols })
+/// `x · w` (see [`gemm`](super::gemm)).
+fn matmul(x: &Rows, w: &Weights) -> candle_core::Result<Rows> {
+    Ok(Rows {
+        data: w.left_mul(&x.data)?,
+        cols: w.outputs(),
+    })
 }
 
 /// A Linear layer `y = x Wᵀ + b`, Wᵀ stored [in, out].
 #[derive(Clone, Debug)]
 struct Dense {
-    weight_t: Tensor,
+    weight_t: Weights,
     bias: Vec<f32>,
 }
 
@@ -147,7 +142,7 @@ impl Dense {
     fn load(inputs: usize, outputs: usize, vb: VarBuilder) -> candle_core::Result<Self> {
         let l = linear(inputs, outputs, vb)?;
         Ok(Dense {
-            weight_t: l.weight().t()?.contiguous()?,
+            weight_t: Weights::new(l.weight().t()?)?,
             bias: l.bias().expect("linear has a bias").to_vec1()?,
         })
     }
@@ -203,7 +198,7 @@ impl BatchNormEval {
 #[derive(Clone, Debug)]
 struct Conv {
     /// [F, 4F]: x ↦ [W_i x (gate, value) | W_j x (gate, value)] for every node.
-    node_weight: Tensor,
+    node_weight: Weights,
     /// [F, 2F] and [2F]: e ↦ W_e e + b for every distinct edge feature (gate, value).
     edge_weight: Tensor,
     first_bias: Vec<f32>,
@@ -221,7 +216,7 @@ impl Conv {
         // Rows of the fused first layer: gate outputs then value outputs.
         let w = Tensor::cat(&[gate_in.weight(), value_in.weight()], 0)?; // [2F, 3F]
         let part = |k: usize| w.narrow(1, k * f, f)?.t(); // [F, 2F]
-        let node_weight = Tensor::cat(&[part(0)?, part(1)?], 1)?.contiguous()?;
+        let node_weight = Weights::new(Tensor::cat(&[part(0)?, part(1)?], 1)?)?;
         let edge_weight = part(2)?.contiguous()?;
         let first_bias = Tensor::cat(
             &[
@@ -337,7 +332,7 @@ pub struct PotNet {
     infinite_bn: BatchNormEval,
     convs: Vec<Conv>,
     /// [F, layers · 2F]: the edge parts of every conv layer's first Linear, side by side.
-    edge_weights: Tensor,
+    edge_weights: Weights,
     fc: Dense,
     fc_out: Dense,
 }
@@ -353,8 +348,10 @@ impl PotNet {
         let convs: Vec<Conv> = (0..arch.conv_layers)
             .map(|k| Conv::load(f, vb.pp(format!("conv_layers.{k}"))))
             .collect::<candle_core::Result<_>>()?;
-        let edge_weights =
-            Tensor::cat(&convs.iter().map(|c| &c.edge_weight).collect::<Vec<_>>(), 1)?;
+        let edge_weights = Weights::new(Tensor::cat(
+            &convs.iter().map(|c| &c.edge_weight).collect::<Vec<_>>(),
+            1,
+        )?)?;
         Ok(PotNet {
             atom_embedding: Dense::load(arch.atom_input_features, f, vb.pp("atom_embedding"))?,
             local_rbf: rbf(centers("edge_embedding.0.centers", f)?, RbfKind::Gaussian)?,
