@@ -10,8 +10,6 @@ use crystalpot::{Lattice, Structure, Vec3};
 
 /// Rock-salt NaCl with n³ conventional cells (8 n³ atoms), slightly rattled.
 pub fn rocksalt(n: usize) -> Structure {
-    let a = 5.64;
-    let lattice = Lattice::from_rows([[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, a]]).unwrap();
     let frac = [
         [0.0, 0.0, 0.0],
         [0.0, 0.5, 0.5],
@@ -21,22 +19,12 @@ pub fn rocksalt(n: usize) -> Structure {
         [0.5, 0.5, 0.5],
         [0.0, 0.0, 0.5],
         [0.0, 0.5, 0.0],
-    ]
-    .map(|f| Vec3::new(f[0], f[1], f[2]));
-    let cell = Structure::from_fractional(
-        lattice,
-        vec![11, 11, 11, 11, 17, 17, 17, 17],
-        &frac,
-        [true; 3],
-    )
-    .unwrap();
-    rattled(&cell.supercell([n, n, n]).unwrap(), 0.05)
+    ];
+    rattled_cubic(5.64, vec![11, 11, 11, 11, 17, 17, 17, 17], &frac, n)
 }
 
-/// Diamond Si with n³ conventional cells (8 n³ atoms), rattled by up to 0.05 Å.
+/// Diamond Si with n³ conventional cells (8 n³ atoms), slightly rattled.
 pub fn diamond_si(n: usize) -> Structure {
-    let a = 5.43;
-    let lattice = Lattice::from_rows([[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, a]]).unwrap();
     let frac = [
         [0.0, 0.0, 0.0],
         [0.0, 0.5, 0.5],
@@ -46,15 +34,18 @@ pub fn diamond_si(n: usize) -> Structure {
         [0.25, 0.75, 0.75],
         [0.75, 0.25, 0.75],
         [0.75, 0.75, 0.25],
-    ]
-    .map(|f| Vec3::new(f[0], f[1], f[2]));
-    let cell = Structure::from_fractional(lattice, vec![14; 8], &frac, [true; 3]).unwrap();
-    rattled(&cell.supercell([n, n, n]).unwrap(), 0.05)
+    ];
+    rattled_cubic(5.43, vec![14; 8], &frac, n)
 }
 
-/// `s` with every atom moved by a deterministic offset of up to `amplitude` Å per axis.
-fn rattled(s: &Structure, amplitude: f64) -> Structure {
-    let positions = s
+/// n³ cubic cells of side `a` (Å) with sites `frac`, every atom moved by a deterministic
+/// offset of up to 0.05 Å per axis.
+fn rattled_cubic(a: f64, numbers: Vec<u8>, frac: &[[f64; 3]], n: usize) -> Structure {
+    let lattice = Lattice::from_rows([[a, 0.0, 0.0], [0.0, a, 0.0], [0.0, 0.0, a]]).unwrap();
+    let frac: Vec<Vec3> = frac.iter().map(|f| Vec3::new(f[0], f[1], f[2])).collect();
+    let cell = Structure::from_fractional(lattice, numbers, &frac, [true; 3]).unwrap();
+    let big = cell.supercell([n, n, n]).unwrap();
+    let positions = big
         .positions()
         .iter()
         .enumerate()
@@ -63,10 +54,10 @@ fn rattled(s: &Structure, amplitude: f64) -> Structure {
                 (i as f64 * 0.37).sin(),
                 (i as f64 * 0.71).cos(),
                 (i as f64 * 1.3).sin(),
-            ) * amplitude
+            ) * 0.05
         })
         .collect();
-    Structure::new(*s.lattice(), s.numbers().to_vec(), positions, [true; 3]).unwrap()
+    Structure::new(*big.lattice(), big.numbers().to_vec(), positions, [true; 3]).unwrap()
 }
 
 /// Criterion measurement by the CPU time of the whole process (all threads, on Linux), not
