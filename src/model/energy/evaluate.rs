@@ -5,9 +5,9 @@
 //! derivatives); the two agree to rounding (tests).
 //!
 //! Edge e runs from atom i = src(e) to the image of j = dst(e), r_e = x_j − x_i + s_e. The
-//! reverse pass yields ∂E/∂r_e for every edge (forces: −Σ over the edges leaving an atom,
-//! + Σ over those arriving; virial −Σ_e ∂E/∂r_e ⊗ r_e) and a_iB = ∂E/∂Φ_iB, which the
-//! lattice-sum gradients turn into the long-range forces.
+//! reverse pass yields ∂E/∂r_e for every edge (an atom's force is the sum over the edges
+//! leaving it minus the sum over those arriving; the virial is −Σ_e ∂E/∂r_e ⊗ r_e) and
+//! a_iB = ∂E/∂Φ_iB, which the lattice-sum gradients turn into the long-range forces.
 
 use std::f64::consts::PI;
 
@@ -442,23 +442,25 @@ impl Evaluator {
                     .forward(&forward.radial[e * k_max..(e + 1) * k_max], z)
             });
             // Edge lengths: through the filter (∂E/∂filter = ga_i ⊙ v_j) and its envelope.
-            gd.par_iter_mut().enumerate().for_each(|(e, gd)| {
-                let (i, j) = (edges.src[e] as usize, edges.dst[e] as usize);
-                let (u, du) = forward.envelope[e];
-                let mut g_pre = vec![0.0; f];
-                let mut g_envelope = 0.0;
-                for c in 0..f {
-                    let g_filter = ga[i * f + c] * v[j * f + c];
-                    let zc = z[e * f + c];
-                    g_pre[c] = g_filter * u * silu_slope(zc);
-                    g_envelope += g_filter * silu(zc);
-                }
-                let mut g_radial = vec![0.0; k_max];
-                layer.filter.backward(&g_pre, &mut g_radial);
-                let slope = &forward.radial_slope[e * k_max..(e + 1) * k_max];
-                *gd +=
-                    g_envelope * du + g_radial.iter().zip(slope).map(|(g, s)| g * s).sum::<f64>();
-            });
+            let scratch = || (vec![0.0; f], vec![0.0; k_max]);
+            gd.par_iter_mut()
+                .enumerate()
+                .for_each_init(scratch, |(g_pre, g_radial), (e, gd)| {
+                    let (i, j) = (edges.src[e] as usize, edges.dst[e] as usize);
+                    let (u, du) = forward.envelope[e];
+                    let mut g_envelope = 0.0;
+                    for c in 0..f {
+                        let g_filter = ga[i * f + c] * v[j * f + c];
+                        let zc = z[e * f + c];
+                        g_pre[c] = g_filter * u * silu_slope(zc);
+                        g_envelope += g_filter * silu(zc);
+                    }
+                    g_radial.fill(0.0);
+                    layer.filter.backward(g_pre, g_radial);
+                    let slope = &forward.radial_slope[e * k_max..(e + 1) * k_max];
+                    *gd += g_envelope * du
+                        + g_radial.iter().zip(slope).map(|(g, s)| g * s).sum::<f64>();
+                });
             // ∂E/∂h_j += W_vᵀ Σ_{e→j} ga_i ⊙ filter_e.
             gh.par_chunks_mut(f).enumerate().for_each(|(j, gh)| {
                 let mut gv = vec![0.0; f];
