@@ -11,11 +11,8 @@ use crystalpot::lattice::{pair_matrices, Potential, Tolerance};
 use crystalpot::{Lattice, Mat3, Structure, Vec3};
 
 mod common;
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
 
-use common::rocksalt;
-use cpu_time::CpuTime;
+use common::{rocksalt, CpuTime};
 
 /// A triclinically distorted, rattled SrTiO3 perovskite cell repeated `reps` times.
 fn perovskite(reps: [usize; 3]) -> Structure {

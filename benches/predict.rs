@@ -11,19 +11,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cpu_time::CpuTime;
-
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 
+mod common;
+
+use common::CpuTime;
 use crystalpot::lattice::potnet::{potnet_sums, PotnetSettings};
 use crystalpot::model::potnet::import::{import_original, ImportOptions};
 use crystalpot::model::potnet::PotnetModel;
 use crystalpot::neighbors::potnet_graph;
 use crystalpot::{Lattice, Structure, Vec3};
-
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
 
 /// The randomly initialised reference model of the fixtures (same size as the published one).
 fn model() -> PotnetModel {

@@ -1,6 +1,8 @@
 //! `crystalpot train-energy`: trains an energy model on energies, forces and stresses from
 //! extended XYZ, keeping the best model by validation energy MAE, with a per-epoch CSV log
-//! and the learning curve and parity plot next to the model.
+//! and the learning curve and parity plot next to the model. After every epoch a checkpoint
+//! (`<model>.checkpoint.safetensors`) is replaced atomically; `--resume` continues a killed
+//! run from it with the same result as an uninterrupted run.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,21 @@ pub struct Args {
     /// Model name stored in the file.
     #[arg(long)]
     name: Option<String>,
+    /// Continue from the checkpoint beside --out, if there is one (same data and settings).
+    #[arg(long)]
+    resume: bool,
+}
+
+/// What the command keeps in a checkpoint besides the training state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record {
+    config: EnergyConfig,
+    best: f64,
+    /// Log lines so far, without the header.
+    log: Vec<String>,
+    /// (epoch, train loss, validation MAE) for the learning curve.
+    points: Vec<(usize, f64, f64)>,
+    seconds: f64,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -116,69 +133,136 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    let checkpoint_path = sibling(&args.out, "checkpoint.safetensors");
+    let resume = if args.resume && checkpoint_path.exists() {
+        let bytes = std::fs::read(&checkpoint_path).map_err(|e| Error::io(&checkpoint_path, e))?;
+        Some(training::Checkpoint::from_bytes(&bytes)?)
+    } else {
+        if args.resume {
+            eprintln!(
+                "no checkpoint at {}: starting afresh",
+                checkpoint_path.display()
+            );
+        }
+        None
+    };
+    let mut record = match &resume {
+        Some(c) => {
+            let record: Record = serde_json::from_value(c.record.clone()).map_err(|e| {
+                Error::Model(format!("{}: bad record: {e}", checkpoint_path.display()))
+            })?;
+            if record.config != config {
+                return Err(Error::InvalidInput(format!(
+                    "cannot resume from {}: it was written for another data set or architecture",
+                    checkpoint_path.display()
+                )));
+            }
+            eprintln!("resuming after epoch {}", c.epoch);
+            record
+        }
+        None => Record {
+            config: config.clone(),
+            best: f64::INFINITY,
+            log: Vec::new(),
+            points: Vec::new(),
+            seconds: 0.0,
+        },
+    };
     let log_path = sibling(&args.out, "log.csv");
+    // The log is rewritten from the record: a killed run may have logged an epoch that its
+    // checkpoint does not hold.
     let mut log = std::fs::File::create(&log_path).map_err(|e| Error::io(&log_path, e))?;
     writeln!(
         log,
         "epoch,train_loss,val_energy_mae_mev_per_atom,val_force_mae,val_stress_mae_gpa,seconds"
     )
+    .and_then(|()| {
+        record
+            .log
+            .iter()
+            .try_for_each(|line| writeln!(log, "{line}"))
+    })
     .map_err(|e| Error::io(&log_path, e))?;
     let bar = indicatif::ProgressBar::new(args.epochs as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} epochs, ETA {eta} {msg}")
             .expect("valid template"),
     );
-    let mut best = f64::INFINITY;
-    let mut points = Vec::new();
+    bar.set_position(resume.as_ref().map_or(0, |c| c.epoch as u64));
+    let offset = record.seconds;
     let mut failure = None;
-    training::train(&model, &train_data, &val_data, &settings, |r| {
-        let v = r.validation;
-        bar.inc(1);
-        bar.set_message(format!(
-            "loss {:.3e}, val {:.2} meV/atom, {:.3} eV/Å",
-            r.train_loss,
-            v.energy_mae_mev_per_atom,
-            v.force_mae.unwrap_or(f64::NAN)
-        ));
-        let line = writeln!(
-            log,
-            "{},{},{},{},{},{:.1}",
-            r.epoch,
-            r.train_loss,
-            v.energy_mae_mev_per_atom,
-            v.force_mae.map_or(String::new(), |x| x.to_string()),
-            v.stress_mae_gpa.map_or(String::new(), |x| x.to_string()),
-            started.elapsed().as_secs_f64()
-        );
-        points.push(EpochPoint {
-            epoch: r.epoch,
-            train_loss: r.train_loss,
-            val_mae: v.energy_mae_mev_per_atom,
-        });
-        if v.energy_mae_mev_per_atom < best {
-            best = v.energy_mae_mev_per_atom;
-            let provenance = Provenance {
-                dataset: args.data.display().to_string(),
-                split: format!(
-                    "seeded random split, seed {}, validation fraction {}",
-                    args.seed, args.val_fraction
-                ),
-                metrics: serde_json::to_value(v).expect("metrics serialise"),
-                date: String::new(),
-                crystalpot_version: env!("CARGO_PKG_VERSION").into(),
+    training::train(
+        &model,
+        &train_data,
+        &val_data,
+        &settings,
+        resume.as_ref(),
+        |r, checkpoint| {
+            let v = r.validation;
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {:.3e}, val {:.2} meV/atom, {:.3} eV/Å",
+                r.train_loss,
+                v.energy_mae_mev_per_atom,
+                v.force_mae.unwrap_or(f64::NAN)
+            ));
+            record.seconds = offset + started.elapsed().as_secs_f64();
+            let line = format!(
+                "{},{},{},{},{},{:.1}",
+                r.epoch,
+                r.train_loss,
+                v.energy_mae_mev_per_atom,
+                v.force_mae.map_or(String::new(), |x| x.to_string()),
+                v.stress_mae_gpa.map_or(String::new(), |x| x.to_string()),
+                record.seconds
+            );
+            let logged = writeln!(log, "{line}").map_err(|e| Error::io(&log_path, e));
+            record.log.push(line);
+            record
+                .points
+                .push((r.epoch, r.train_loss, v.energy_mae_mev_per_atom));
+            let mut saved = Ok(());
+            if v.energy_mae_mev_per_atom < record.best {
+                record.best = v.energy_mae_mev_per_atom;
+                let provenance = Provenance {
+                    dataset: args.data.display().to_string(),
+                    split: format!(
+                        "seeded random split, seed {}, validation fraction {}",
+                        args.seed, args.val_fraction
+                    ),
+                    metrics: serde_json::to_value(v).expect("metrics serialise"),
+                    date: String::new(),
+                    crystalpot_version: env!("CARGO_PKG_VERSION").into(),
+                };
+                let meta = EnergyMeta::new(&name, config.clone(), provenance);
+                saved = file::write(&meta, &model.tensors())
+                    .and_then(|bytes| write_atomically(&args.out, &bytes));
+            }
+            let checkpoint = training::Checkpoint {
+                record: serde_json::to_value(&record).expect("record serialises"),
+                ..checkpoint.clone()
             };
-            let meta = EnergyMeta::new(&name, config.clone(), provenance);
-            let saved = file::write(&meta, &model.tensors())
-                .and_then(|bytes| write_atomically(&args.out, &bytes));
-            if let Err(e) = saved.and(line.map_err(|e| Error::io(&log_path, e))) {
+            let kept = checkpoint
+                .to_bytes()
+                .and_then(|bytes| write_atomically(&checkpoint_path, &bytes));
+            if let Err(e) = logged.and(saved).and(kept) {
                 failure.get_or_insert(e);
             }
-        }
-    })?;
+        },
+    )?;
     bar.finish();
     if let Some(e) = failure {
         return Err(e);
     }
+    let points: Vec<EpochPoint> = record
+        .points
+        .iter()
+        .map(|&(epoch, train_loss, val_mae)| EpochPoint {
+            epoch,
+            train_loss,
+            val_mae,
+        })
+        .collect();
     plots::learning_curve(
         &sibling(&args.out, "learning-curve.png"),
         &points,
@@ -201,10 +285,11 @@ pub fn run(args: Args) -> Result<()> {
         "eV/atom",
     )?;
     eprintln!(
-        "best validation energy MAE {best:.2} meV/atom; model {}, log {} ({:.0} s)",
+        "best validation energy MAE {:.2} meV/atom; model {}, log {} ({:.0} s)",
+        record.best,
         args.out.display(),
         log_path.display(),
-        started.elapsed().as_secs_f64()
+        offset + started.elapsed().as_secs_f64()
     );
     Ok(())
 }

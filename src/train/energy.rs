@@ -346,6 +346,17 @@ impl Trainable {
         EnergyModel::new(meta, self.tensors())
     }
 
+    /// Sets the weights to `weights` (every variable must be there, with its shape).
+    pub fn restore(&self, weights: &HashMap<String, Tensor>) -> Result<()> {
+        for (name, var) in named_vars(&self.varmap) {
+            let w = weights
+                .get(&name)
+                .ok_or_else(|| Error::Model(format!("the checkpoint lacks the weights {name}")))?;
+            var.set(w).map_err(candle_error)?;
+        }
+        Ok(())
+    }
+
     pub fn tensors(&self) -> HashMap<String, Tensor> {
         named_vars(&self.varmap)
             .into_iter()
@@ -398,13 +409,116 @@ pub fn second_order_pool(threads: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::InvalidInput(format!("cannot start training threads: {e}")))
 }
 
-/// Trains for `settings.epochs` epochs, calling `report` after each; returns the reports.
+/// Where a run stands after an epoch, with everything needed to continue it exactly: the
+/// weights, the AdamW moments and step, the shuffled frame order (the RNG is replayed from
+/// the seed and checked against it), the settings that must not change, and the caller's own
+/// record (best so far, log lines). Stored as a safetensors file.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// Epochs completed.
+    pub epoch: usize,
+    pub step: u64,
+    pub order: Vec<usize>,
+    pub weights: HashMap<String, Tensor>,
+    pub moments: HashMap<String, Tensor>,
+    /// `settings` as text, threads left out (they do not change the run).
+    pub settings: String,
+    pub record: serde_json::Value,
+}
+
+/// The description stored in a checkpoint file.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointDescription {
+    kind: String,
+    epoch: usize,
+    step: u64,
+    order: Vec<usize>,
+    settings: String,
+    record: serde_json::Value,
+}
+
+const CHECKPOINT_KIND: &str = "energy-training-checkpoint";
+
+fn settings_text(settings: &EnergyTraining) -> String {
+    format!(
+        "{:?}",
+        EnergyTraining {
+            threads: 0,
+            ..settings.clone()
+        }
+    )
+}
+
+impl Checkpoint {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let description = CheckpointDescription {
+            kind: CHECKPOINT_KIND.into(),
+            epoch: self.epoch,
+            step: self.step,
+            order: self.order.clone(),
+            settings: self.settings.clone(),
+            record: self.record.clone(),
+        };
+        let tensors = self
+            .weights
+            .iter()
+            .map(|(k, v)| (format!("weights/{k}"), v.clone()))
+            .chain(
+                self.moments
+                    .iter()
+                    .map(|(k, v)| (format!("optimiser/{k}"), v.clone())),
+            )
+            .collect();
+        crate::model::file::serialize(
+            serde_json::to_string(&description).expect("checkpoint description serialises"),
+            &tensors,
+        )
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bad = |m: String| Error::Model(format!("not an energy training checkpoint: {m}"));
+        let text =
+            crate::model::file::description(bytes)?.ok_or_else(|| bad("no description".into()))?;
+        let d: CheckpointDescription =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if d.kind != CHECKPOINT_KIND {
+            return Err(bad(format!("kind {:?}", d.kind)));
+        }
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(crate::model::file::corrupt)?;
+        let (mut weights, mut moments) = (HashMap::new(), HashMap::new());
+        for (name, t) in tensors {
+            if let Some(k) = name.strip_prefix("weights/") {
+                weights.insert(k.to_string(), t);
+            } else if let Some(k) = name.strip_prefix("optimiser/") {
+                moments.insert(k.to_string(), t);
+            } else {
+                return Err(bad(format!("unexpected tensor {name}")));
+            }
+        }
+        Ok(Checkpoint {
+            epoch: d.epoch,
+            step: d.step,
+            order: d.order,
+            weights,
+            moments,
+            settings: d.settings,
+            record: d.record,
+        })
+    }
+}
+
+/// Trains for `settings.epochs` epochs, from the start or from `resume`, calling `report`
+/// after each epoch with its figures and a checkpoint (whose tensors share storage with the
+/// live ones: write it out inside `report`); returns the reports of the epochs run.
 pub fn train(
     model: &Trainable,
     train: &[Prepared],
     validation: &[Prepared],
     settings: &EnergyTraining,
-    mut report: impl FnMut(&EpochReport),
+    resume: Option<&Checkpoint>,
+    mut report: impl FnMut(&EpochReport, &Checkpoint),
 ) -> Result<Vec<EpochReport>> {
     let pool = second_order_pool(settings.threads)?;
     let params = AdamWParams {
@@ -415,8 +529,30 @@ pub fn train(
     let mut optimiser = AdamW::new(vars.clone(), params).map_err(candle_error)?;
     let mut rng = Rng::new(settings.seed ^ 0x5eed);
     let mut order: Vec<usize> = (0..train.len()).collect();
+    let mut first = 1;
+    if let Some(c) = resume {
+        let mismatch = |what: &str| {
+            Error::InvalidInput(format!(
+                "cannot resume: the checkpoint was written with other {what}"
+            ))
+        };
+        if c.settings != settings_text(settings) {
+            return Err(mismatch(&format!("settings ({})", c.settings)));
+        }
+        for _ in 0..c.epoch {
+            rng.shuffle(&mut order);
+        }
+        if order != c.order {
+            return Err(mismatch("training data"));
+        }
+        model.restore(&c.weights)?;
+        optimiser
+            .restore(&c.moments, c.step)
+            .map_err(candle_error)?;
+        first = c.epoch + 1;
+    }
     let mut reports = Vec::new();
-    for epoch in 1..=settings.epochs {
+    for epoch in first..=settings.epochs {
         // Cosine decay to 5% of the initial rate.
         let progress = (epoch - 1) as f64 / settings.epochs.max(1) as f64;
         optimiser.params.lr = settings.learning_rate
@@ -447,7 +583,16 @@ pub fn train(
             train_loss: epoch_loss / train.len() as f64,
             validation,
         };
-        report(&r);
+        let checkpoint = Checkpoint {
+            epoch,
+            step: optimiser.step,
+            order: order.clone(),
+            weights: model.tensors(),
+            moments: optimiser.state().into_iter().collect(),
+            settings: settings_text(settings),
+            record: serde_json::Value::Null,
+        };
+        report(&r, &checkpoint);
         reports.push(r);
     }
     Ok(reports)
@@ -572,10 +717,78 @@ mod tests {
             threads: 1,
             ..EnergyTraining::default()
         };
-        let reports = train(&model, &data, &data, &settings, |_| {}).unwrap();
+        let reports = train(&model, &data, &data, &settings, None, |_, _| {}).unwrap();
         let first = reports.first().unwrap().train_loss;
         let last = reports.last().unwrap().train_loss;
         assert!(last < 0.5 * first, "loss {first} -> {last}");
         assert!(reports.last().unwrap().validation.force_mae.is_some());
+    }
+
+    #[test]
+    fn a_resumed_run_equals_an_uninterrupted_one() {
+        let c = config();
+        let data = prepare(&samples(5), &c).unwrap();
+        let settings = EnergyTraining {
+            epochs: 4,
+            batch_size: 2,
+            threads: 1,
+            ..EnergyTraining::default()
+        };
+        let weights = |m: &Trainable| -> BTreeMap<String, Vec<f64>> {
+            m.tensors()
+                .iter()
+                .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+                .collect()
+        };
+        // The uninterrupted run, keeping the checkpoint file's bytes after epoch 2.
+        let model = Trainable::new(&c, &[-1.0, -3.0], 1).unwrap();
+        let mut saved = None;
+        let full = train(&model, &data, &data, &settings, None, |r, checkpoint| {
+            if r.epoch == 2 {
+                saved = Some(checkpoint.to_bytes().unwrap());
+            }
+        })
+        .unwrap();
+        // A fresh process (other initial weights) continuing from that file.
+        let checkpoint = Checkpoint::from_bytes(&saved.unwrap()).unwrap();
+        let resumed_model = Trainable::new(&c, &[0.0, 0.0], 7).unwrap();
+        let resumed = train(
+            &resumed_model,
+            &data,
+            &data,
+            &settings,
+            Some(&checkpoint),
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(resumed, full[2..]);
+        assert_eq!(weights(&resumed_model), weights(&model));
+        // Other settings or data are refused.
+        let other = EnergyTraining {
+            learning_rate: 1e-3,
+            ..settings.clone()
+        };
+        let err = train(
+            &resumed_model,
+            &data,
+            &data,
+            &other,
+            Some(&checkpoint),
+            |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("other settings"), "{err}");
+        let err = train(
+            &resumed_model,
+            &data[..4],
+            &data,
+            &settings,
+            Some(&checkpoint),
+            |_, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("other training data"), "{err}");
     }
 }

@@ -2,10 +2,12 @@
 //! [`network`] for the functional form and [`inputs`] for what it sees).
 //!
 //! Inference runs in f64: the energy by the network, forces and virial as exact derivatives —
-//! autodiff for the local part and for ∂E/∂Φ, then the analytic lattice-sum gradients of
+//! a hand-written reverse pass ([`evaluate`]) for the local part and for ∂E/∂Φ, then the
+//! analytic lattice-sum gradients of
 //! Σ_iB (∂E/∂Φ_iB) Φ_iB through structure factors, so memory stays linear in the atoms.
 
 pub mod config;
+mod evaluate;
 pub mod file;
 pub mod inputs;
 pub mod network;
@@ -23,13 +25,14 @@ use crate::error::{Error, Result};
 use crate::lattice::per_atom::{channel_sums, Channels};
 use crate::model::{Request, Results};
 use crate::structure::Structure;
-use network::{structure_tensors, EnergyNetwork, StructureTensors};
+use evaluate::Evaluator;
+use network::{EnergyNetwork, StructureTensors};
 
 /// A loaded energy model, evaluated in f64.
 pub struct EnergyModel {
     pub meta: EnergyMeta,
     elements: Vec<u8>,
-    network: EnergyNetwork,
+    evaluator: Evaluator,
 }
 
 impl std::fmt::Debug for EnergyModel {
@@ -53,8 +56,8 @@ impl EnergyModel {
             .map_err(|e| Error::Model(format!("the weights do not fit the configuration: {e}")))?;
         Ok(EnergyModel {
             elements: meta.config.atomic_numbers()?,
+            evaluator: Evaluator::new(&network).map_err(candle_error)?,
             meta,
-            network,
         })
     }
 
@@ -88,37 +91,19 @@ impl EnergyModel {
             None => vec![1.0; n],
         };
         let n_el = self.elements.len();
-        let tensors =
-            structure_tensors(&inputs, n_el, DType::F64, &Device::Cpu).map_err(candle_error)?;
-        let (tensors, vars) = with_variables(tensors).map_err(candle_error)?;
-        let atoms = self
-            .network
-            .per_atom_energies(&tensors)
-            .map_err(candle_error)?;
-        let mask = Tensor::new(mask.as_slice(), &Device::Cpu).map_err(candle_error)?;
-        let counted = (&atoms * &mask).map_err(candle_error)?;
-        let energy_tensor = counted.sum_all().map_err(candle_error)?;
-        let grads = energy_tensor.backward().map_err(candle_error)?;
-        let values = |t: &Tensor| -> Result<Vec<f64>> {
-            t.flatten_all()
-                .and_then(|t| t.to_vec1::<f64>())
-                .map_err(candle_error)
-        };
-        let gradient = |v: &Var| -> Result<Vec<f64>> {
-            match grads.get(v.as_tensor()) {
-                Some(g) => values(g),
-                None => Ok(vec![0.0; v.as_tensor().elem_count()]),
-            }
-        };
-        let energy = values(&energy_tensor)?[0];
-        let sensitivities: Vec<Vec<f64>> = vars.phi.iter().map(&gradient).collect::<Result<_>>()?;
-        let mut forces: Vec<Vec3> = gradient(&vars.positions)?
-            .chunks(3)
-            .map(|g| -Vec3::new(g[0], g[1], g[2]))
+        let derivatives = request.forces || request.virial;
+        let evaluation = self.evaluator.evaluate(&inputs, &mask, derivatives);
+        let per_atom: Vec<f64> = evaluation
+            .per_atom
+            .iter()
+            .zip(&mask)
+            .map(|(e, m)| e * m)
             .collect();
-        let mut virial = -Mat3::from_row_slice(&gradient(&vars.strain)?);
+        let energy = per_atom.iter().sum();
+        let mut forces = evaluation.forces.unwrap_or_default();
+        let mut virial = evaluation.virial.unwrap_or_else(Mat3::zeros);
         let mut error_bound = 0.0;
-        for (k, a) in sensitivities.iter().enumerate() {
+        for (k, a) in evaluation.sensitivities.iter().enumerate() {
             let lr = long_range_derivatives(
                 structure,
                 &inputs.species,
@@ -126,7 +111,7 @@ impl EnergyModel {
                 c.powers[k],
                 a,
                 c.tolerance,
-                request.forces || request.virial,
+                derivatives,
             )?;
             error_bound += lr.energy_error_bound;
             if let (Some(f), Some(w)) = (lr.forces, lr.virial) {
@@ -134,7 +119,6 @@ impl EnergyModel {
                 virial += w;
             }
         }
-        let per_atom = values(&counted)?;
         Ok(Results {
             energy,
             energy_error_bound: error_bound,

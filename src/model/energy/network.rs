@@ -42,22 +42,23 @@ pub struct StructureTensors {
     pub phi: Vec<Tensor>,
 }
 
-struct Interaction {
-    filter: Linear,
-    value: Linear,
-    update: Linear,
+pub(super) struct Interaction {
+    pub(super) filter: Linear,
+    pub(super) value: Linear,
+    pub(super) update: Linear,
 }
 
 /// The trainable network.
 pub struct EnergyNetwork {
-    config: EnergyConfig,
-    embedding: Embedding,
-    interactions: Vec<Interaction>,
-    long_range: Vec<Linear>,
-    readout: (Linear, Linear),
-    charges: Tensor,
-    dispersion: Tensor,
-    reference: Tensor,
+    pub(super) config: EnergyConfig,
+    pub(super) embedding: Embedding,
+    pub(super) interactions: Vec<Interaction>,
+    pub(super) long_range: Vec<Linear>,
+    pub(super) readout: (Linear, Linear),
+    pub(super) charges: Tensor,
+    /// Before softplus.
+    pub(super) dispersion: Tensor,
+    pub(super) reference: Tensor,
 }
 
 impl EnergyNetwork {

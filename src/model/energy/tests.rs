@@ -185,6 +185,48 @@ fn training_derivatives_equal_inference_derivatives() {
     }
 }
 
+/// The energy of some atoms (what an MPI rank owning them computes): the parts add up to the
+/// whole, and its forces are minus its own gradient (the reverse pass starts from the mask).
+#[test]
+fn the_energy_of_some_atoms_has_its_own_exact_forces() {
+    let (m, s) = (model(6), cell());
+    let mask = vec![true, false, false, true];
+    let part = |mask: Vec<bool>, s: &Structure| {
+        m.compute(
+            s,
+            &Request {
+                energy_atoms: Some(mask),
+                ..Request::all()
+            },
+        )
+        .unwrap()
+    };
+    let (own, rest) = (
+        part(mask.clone(), &s),
+        part(mask.iter().map(|b| !b).collect(), &s),
+    );
+    let whole = m.compute(&s, &Request::all()).unwrap();
+    assert!((own.energy + rest.energy - whole.energy).abs() < 1e-10 * whole.energy.abs());
+    let forces = own.forces.unwrap();
+    let scale = forces.iter().map(|f| f.norm()).fold(0.0, f64::max);
+    for (k, f) in forces.iter().enumerate() {
+        let sum = f + rest.forces.as_ref().unwrap()[k];
+        assert!((sum - whole.forces.as_ref().unwrap()[k]).norm() < 1e-10 * scale);
+    }
+    let h = 1e-5;
+    for (atom, force) in forces.iter().enumerate() {
+        for axis in 0..3 {
+            let e = |d: f64| part(mask.clone(), &moved(&s, atom, axis, d)).energy;
+            let fd = -(e(h) - e(-h)) / (2.0 * h);
+            assert!(
+                (fd - force[axis]).abs() < 1e-6 * scale,
+                "atom {atom} axis {axis}: {fd} vs {}",
+                force[axis]
+            );
+        }
+    }
+}
+
 #[test]
 fn unknown_elements_and_bad_masks_are_errors() {
     let m = model(5);
