@@ -11,16 +11,12 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crystalpot::lattice::potnet::PotnetSettings;
-use crystalpot::model::potnet::config::{
-    Architecture, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target, FORMAT,
-    FORMAT_VERSION,
-};
+use crystalpot::model::potnet::config::{Architecture, ModelMeta, Provenance, Target};
 use crystalpot::model::potnet::features::CrystalInput;
 use crystalpot::train::dataset::{self, BadSamples, Sample};
 use crystalpot::train::plots::{self, EpochPoint};
 use crystalpot::train::potnet::{
-    cache, write_atomically, EpochRecord, Loss, PotnetTraining, Schedule, Trainer,
+    self, cache, write_atomically, EpochRecord, Loss, PotnetTraining, Schedule, Trainer,
 };
 use crystalpot::train::split::train_validation_split;
 use crystalpot::{Error, Result};
@@ -353,8 +349,8 @@ fn settings(h: &Hyper) -> PotnetTraining {
     }
 }
 
-/// Metadata of a new model: architecture, the published graph and lattice-sum settings,
-/// the target normalised by the training set's mean and standard deviation.
+/// Metadata of a new model: architecture and graph from the settings, the target
+/// normalised by the training set's mean and standard deviation.
 fn new_meta(
     args: &Args,
     h: &Hyper,
@@ -363,48 +359,29 @@ fn new_meta(
     split: String,
 ) -> Result<ModelMeta> {
     let values: Vec<f64> = train.iter().map(|s| s.targets[0]).collect();
-    let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
-    let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-    let mut elements: Vec<u8> = train
-        .iter()
-        .chain(val)
-        .flat_map(|s| s.structure.numbers().to_vec())
-        .collect();
-    elements.sort_unstable();
-    elements.dedup();
+    let (mean, std) = potnet::normalisation(&values);
     let d = Architecture::default();
     let width = h.width.unwrap_or(d.fc_features);
-    let meta = ModelMeta {
-        format: FORMAT.into(),
-        format_version: FORMAT_VERSION,
-        name: h
-            .name
+    let structures: Vec<_> = train.iter().chain(val).map(|s| &s.structure).collect();
+    let mut meta = potnet::model_meta(
+        &h.name
             .clone()
             .unwrap_or_else(|| format!("PotNet {} of {}", args.target, args.data.display())),
-        architecture: Architecture {
+        Architecture {
             conv_layers: h.layers.unwrap_or(d.conv_layers),
             fc_features: width,
             output_dim: h.output_dim.unwrap_or(width),
             ..d
         },
-        graph: GraphSettings {
-            cutoff: h.cutoff.unwrap_or(4.0),
-            max_neighbors: h.max_neighbors.unwrap_or(16),
-        },
-        lattice_sums: LatticeSumMode::potnet(&PotnetSettings::default()),
-        targets: vec![Target {
+        Target {
             name: args.target.clone(),
             unit: h.unit.clone().unwrap_or_default(),
             extensive: h.extensive,
             mean,
             std,
-        }],
-        elements: elements
-            .iter()
-            .map(|&z| crystalpot::elements::symbol(z).unwrap_or("?").to_string())
-            .collect(),
-        provenance: Provenance {
+        },
+        &structures,
+        Provenance {
             dataset: Some(format!(
                 "{} ({} training, {} validation structures)",
                 args.data.display(),
@@ -419,7 +396,13 @@ fn new_meta(
             )),
             ..Provenance::default()
         },
-    };
+    )?;
+    if let Some(c) = h.cutoff {
+        meta.graph.cutoff = c;
+    }
+    if let Some(m) = h.max_neighbors {
+        meta.graph.max_neighbors = m;
+    }
     meta.validate()?;
     Ok(meta)
 }

@@ -101,7 +101,7 @@ pub fn inputs(
     Ok(keys.iter().map(|k| cached[k].clone()).collect())
 }
 
-/// The default cache folder: `<model stem>.cache` beside the output.
+/// The default cache folder: `crystalpot-cache` beside the output (shared by the runs there).
 pub fn default_dir(out: &Path) -> PathBuf {
     let parent = out.parent().unwrap_or(Path::new("."));
     parent.join("crystalpot-cache")

@@ -22,8 +22,12 @@ use super::metrics::Metrics;
 use super::optim::{AdamW, AdamWParams};
 use super::split::Rng;
 use crate::error::{Error, Result};
+use crate::lattice::potnet::PotnetSettings;
 use crate::model::file as model_file;
-use crate::model::potnet::config::ModelMeta;
+use crate::model::potnet::config::{
+    Architecture, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target, FORMAT,
+    FORMAT_VERSION,
+};
 use crate::model::potnet::features::{Batch, CrystalInput};
 use crate::model::potnet::PotnetModel;
 pub use network::TrainableNet;
@@ -159,6 +163,51 @@ struct CheckpointInfo {
 }
 
 const CHECKPOINT_KIND: &str = "crystalpot-potnet-checkpoint";
+
+/// Metadata of a new model with the published graph (cutoff 4 Å, 16 neighbours) and
+/// lattice-sum settings; the training elements are those of `structures`.
+pub fn model_meta(
+    name: &str,
+    architecture: Architecture,
+    target: Target,
+    structures: &[&crate::structure::Structure],
+    provenance: Provenance,
+) -> Result<ModelMeta> {
+    let mut elements: Vec<u8> = structures
+        .iter()
+        .flat_map(|s| s.numbers().iter().copied())
+        .collect();
+    elements.sort_unstable();
+    elements.dedup();
+    let meta = ModelMeta {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        name: name.into(),
+        architecture,
+        graph: GraphSettings {
+            cutoff: 4.0,
+            max_neighbors: 16,
+        },
+        lattice_sums: LatticeSumMode::potnet(&PotnetSettings::default()),
+        targets: vec![target],
+        elements: elements
+            .iter()
+            .map(|&z| crate::elements::symbol(z).unwrap_or("?").to_string())
+            .collect(),
+        provenance,
+    };
+    meta.validate()?;
+    Ok(meta)
+}
+
+/// The mean and the (population) standard deviation of `values`, the normalisation of a
+/// target; a constant target gets standard deviation 1.
+pub fn normalisation(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+}
 
 /// A training run: the network, its optimiser, and the run's progress.
 pub struct Trainer {
