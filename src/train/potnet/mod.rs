@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod network;
+mod ops;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -9,11 +9,13 @@
 //! Running statistics follow PyTorch: momentum 0.1, unbiased batch variance.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 
 use super::super::optim::initialise;
 use super::super::split::Rng;
+use super::ops::{EdgeHidden, Edges, Messages};
 use crate::model::potnet::config::Architecture;
 use crate::model::potnet::features::{Batch, Rbf, RbfKind};
 
@@ -91,10 +93,8 @@ pub struct TrainableNet {
 
 /// Batch-dependent index and weight tensors.
 struct Graph {
-    src: Tensor,
-    dst: Tensor,
-    feature_row: Tensor,
-    /// Multiplicity of each merged edge [E, 1].
+    edges: Arc<Edges>,
+    /// Multiplicity of each merged edge [E].
     weight: Tensor,
     /// How many ordered pairs use each distinct infinite-edge feature [U_inf].
     inf_counts: Tensor,
@@ -212,7 +212,7 @@ impl TrainableNet {
 
     fn linear(&self, prefix: &str, x: &Tensor) -> Result<Tensor> {
         x.matmul(&self.p(&format!("{prefix}.weight")).t()?)?
-            .broadcast_add(self.p(&format!("{prefix}.bias")))
+            .add(&rows_of(self.p(&format!("{prefix}.bias")), x.dim(0)?)?)
     }
 
     /// BatchNorm1d over the rows of `x` [R, F]. Train mode: statistics of the batch, rows
@@ -236,15 +236,18 @@ impl TrainableNet {
         let rows = x.dim(0)?;
         let (mean, var, count) = match weights {
             None => {
-                let mean = x.mean(0)?;
-                let var = x.broadcast_sub(&mean)?.sqr()?.mean(0)?;
+                let w = Tensor::ones((1, rows), DType::F32, x.device())?;
+                let mean = (w.matmul(x)? / rows as f64)?.squeeze(0)?;
+                let var = (w.matmul(&x.sub(&rows_of(&mean, rows)?)?.sqr()?)? / rows as f64)?
+                    .squeeze(0)?;
                 (mean, var, rows as f64)
             }
             Some(w) => {
                 let count = w.sum_all()?.to_scalar::<f32>()? as f64;
                 let w = w.reshape((1, rows))?;
                 let mean = (w.matmul(x)? / count)?.squeeze(0)?;
-                let var = (w.matmul(&x.broadcast_sub(&mean)?.sqr()?)? / count)?.squeeze(0)?;
+                let var =
+                    (w.matmul(&x.sub(&rows_of(&mean, rows)?)?.sqr()?)? / count)?.squeeze(0)?;
                 (mean, var, count)
             }
         };
@@ -253,10 +256,9 @@ impl TrainableNet {
         running.mean = ((&running.mean * (1.0 - m))? + (mean.detach() * m)?)?;
         running.var = ((&running.var * (1.0 - m))? + (var.detach() * (m * unbiased))?)?;
         running.batches += 1;
-        let inv = var.affine(1.0, BN_EPS)?.sqrt()?.recip()?;
-        x.broadcast_sub(&mean)?
-            .broadcast_mul(&(inv * gamma)?)?
-            .broadcast_add(&beta)
+        let scale = (var.affine(1.0, BN_EPS)?.sqrt()?.recip()? * gamma)?;
+        let shift = (beta - (&mean * &scale)?)?;
+        x.mul(&rows_of(&scale, rows)?)?.add(&rows_of(&shift, rows)?)
     }
 
     /// Raw outputs [graphs, targets] (normalised targets). `train` selects BatchNorm's mode
@@ -270,10 +272,13 @@ impl TrainableNet {
             counts[r as usize] += 1.0;
         }
         let g = Graph {
-            src: idx(&b.src)?,
-            dst: idx(&b.dst)?,
-            feature_row: idx(&b.feature_row)?,
-            weight: Tensor::from_slice(&b.weight, (b.weight.len(), 1), &dev)?,
+            edges: Arc::new(Edges {
+                dst: b.dst.clone(),
+                src: b.src.clone(),
+                row: b.feature_row.clone(),
+                weight: b.weight.clone(),
+            }),
+            weight: Tensor::from_slice(&b.weight, b.weight.len(), &dev)?,
             inf_counts: Tensor::from_vec(counts, inf_distinct, &dev)?,
             node_graph: idx(&b.node_graph)?,
             graph_sizes: Tensor::from_slice(&b.graph_sizes, (b.num_graphs, 1), &dev)?,
@@ -329,42 +334,46 @@ impl TrainableNet {
             ],
             0,
         )?;
-        let part = |j: usize| w.narrow(1, j * f, f)?.t()?.contiguous(); // [F, 2F]
-        let hidden = x
-            .matmul(&part(0)?)?
-            .index_select(&g.dst, 0)?
-            .add(&x.matmul(&part(1)?)?.index_select(&g.src, 0)?)?
-            .add(
-                &edges
-                    .matmul(&part(2)?)?
-                    .broadcast_add(&bias)?
-                    .index_select(&g.feature_row, 0)?,
-            )?
-            .silu()?; // [E, 2F]
-        let gate = self.linear(
-            &format!("{p}.nonlinear_full.2"),
-            &hidden.narrow(1, 0, f)?.contiguous()?,
-        )?;
-        let edge_weight = g.weight.squeeze(1)?;
+        let part = |j: usize| w.narrow(1, j * f, f)?.t(); // [F, 2F]
+        let node_weight = Tensor::cat(&[part(0)?, part(1)?], 1)?; // [F, 4F]: dst | src
+        let per_node = x.matmul(&node_weight)?;
+        let per_feature = edges.matmul(&part(2)?)?.broadcast_add(&bias)?; // [U, 2F]
+        let hidden = per_node.apply_op2(
+            &per_feature,
+            EdgeHidden {
+                edges: Arc::clone(&g.edges),
+                features: f,
+            },
+        )?; // [2E, F]: gate rows, then value rows
+        let e = g.edges.dst.len();
+        let gate = self.linear(&format!("{p}.nonlinear_full.2"), &hidden.narrow(0, 0, e)?)?;
         let gate = self.batch_norm(
             &format!("{p}.bn_interaction"),
             &gate,
-            Some(&edge_weight),
+            Some(&g.weight),
             train,
         )?;
-        let gate = candle_nn::ops::sigmoid(&gate)?;
-        let value = self.linear(
-            &format!("{p}.nonlinear.2"),
-            &hidden.narrow(1, f, f)?.contiguous()?,
+        let value = self.linear(&format!("{p}.nonlinear.2"), &hidden.narrow(0, e, e)?)?;
+        let aggregate = gate.apply_op2(
+            &value,
+            Messages {
+                edges: Arc::clone(&g.edges),
+                nodes: x.dim(0)?,
+            },
         )?;
-        let message = gate.mul(&value)?.broadcast_mul(&g.weight)?;
-        let aggregate = x.zeros_like()?.index_add(&g.dst, &message, 0)?;
         let normed = self.batch_norm(&format!("{p}.bn"), &aggregate, None, train)?;
         x.add(&normed)?.relu()
     }
 }
 
-/// log(1 + eᕽ) as max(x, 0) + log(1 + e^-|x|), differentiable with candle's operations; equal
+/// `v` [F] repeated as `rows` rows [rows, F], as a product with a column of ones: its
+/// gradient is then a matrix product too, where a broadcast's is a slow strided column sum.
+fn rows_of(v: &Tensor, rows: usize) -> Result<Tensor> {
+    let ones = Tensor::ones((rows, 1), DType::F32, v.device())?;
+    ones.matmul(&v.reshape((1, v.elem_count()))?)
+}
+
+/// log(1 + e^x) as max(x, 0) + log(1 + e^-|x|), differentiable with candle's operations; equal
 /// in f32 to PyTorch's softplus with threshold 20 (above it the log term is below 2e-9 x).
 fn softplus(x: &Tensor) -> Result<Tensor> {
     x.relu()?
