@@ -80,16 +80,20 @@ fn trainer(
     (Trainer::new(meta, settings).unwrap(), inputs, targets)
 }
 
-#[test]
-fn trainable_network_in_eval_mode_equals_the_inference_network() {
-    let data = samples(24, "eval");
-    let settings = PotnetTraining {
-        epochs: 2,
+/// Settings for a few fast epochs of the small network.
+fn quick(epochs: usize) -> PotnetTraining {
+    PotnetTraining {
+        epochs,
         batch_size: 8,
         learning_rate: 5e-3,
         ..PotnetTraining::default()
-    };
-    let (mut t, inputs, targets) = trainer(&data, settings);
+    }
+}
+
+#[test]
+fn trainable_network_in_eval_mode_equals_the_inference_network() {
+    let data = samples(24, "eval");
+    let (mut t, inputs, targets) = trainer(&data, quick(2));
     // Two epochs move the weights and the running statistics away from their initial values.
     for _ in 0..2 {
         t.train_epoch(&inputs, &targets, |_| {}).unwrap();
@@ -189,13 +193,7 @@ fn batch_norm_running_statistics_follow_pytorch() {
 #[test]
 fn training_on_a_tiny_set_reduces_the_loss() {
     let data = samples(32, "loss");
-    let settings = PotnetTraining {
-        epochs: 25,
-        batch_size: 8,
-        learning_rate: 5e-3,
-        ..PotnetTraining::default()
-    };
-    let (mut t, inputs, targets) = trainer(&data, settings);
+    let (mut t, inputs, targets) = trainer(&data, quick(25));
     let mut losses = Vec::new();
     while !t.finished() {
         losses.push(t.train_epoch(&inputs, &targets, |_| {}).unwrap());
@@ -371,12 +369,18 @@ fn evaluate_scores_a_trained_potnet_model_as_the_library_predicts() {
     assert!(ok, "{err}");
     let model_path = root.join("model.safetensors");
     let parity = root.join("parity.png");
-    let (ok, out, err) = crystalpot(&[
-        "evaluate",
-        "--model",
-        model_path.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
+    let evaluate = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--model",
+            model_path.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        crystalpot(&args)
+    };
+    let (ok, out, err) = evaluate(&[
         "--target",
         "heat_all",
         "--json",
@@ -415,14 +419,6 @@ fn evaluate_scores_a_trained_potnet_model_as_the_library_predicts() {
     }
     assert_eq!(&std::fs::read(&parity).unwrap()[1..4], b"PNG");
     // A target the model does not predict is refused with the ones it does.
-    let (ok, _, err) = crystalpot(&[
-        "evaluate",
-        "--model",
-        model_path.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--target",
-        "dir_gap",
-    ]);
+    let (ok, _, err) = evaluate(&["--target", "dir_gap"]);
     assert!(!ok && err.contains("heat_all"), "{err}");
 }
