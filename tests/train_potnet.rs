@@ -308,6 +308,9 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
     );
     assert_eq!(log_without_seconds(&whole), log_without_seconds(&split));
     assert_eq!(log_without_seconds(&whole).len(), 4, "header and 3 epochs");
+    // Resuming with another split is refused rather than silently continued.
+    let (ok, _, err) = train_cli(&split, &data, &["--resume", "--val-fraction", "0.3"]);
+    assert!(!ok && err.contains("same data and split"), "{err}");
     for png in ["model.learning-curve.png", "model.parity.png"] {
         let bytes = std::fs::read(split.join(png)).unwrap();
         assert_eq!(&bytes[1..4], b"PNG", "{png}");

@@ -171,19 +171,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         BadSamples::Fail
     };
-    let fraction = hyper.val_fraction.unwrap_or(0.1);
-    let seed = hyper.seed.unwrap_or(0);
-    let (train, val, split) = load_data(&args, bad, fraction, seed)?;
     let checkpoint_path = sibling(&args.out, "checkpoint.safetensors");
-    let mut trainer = if args.resume && checkpoint_path.exists() {
+    let resumed = if args.resume && checkpoint_path.exists() {
         let bytes = std::fs::read(&checkpoint_path).map_err(|e| Error::io(&checkpoint_path, e))?;
-        let t = Trainer::from_checkpoint(&bytes)?;
-        eprintln!(
-            "resuming {} after epoch {}",
-            checkpoint_path.display(),
-            t.progress.epoch
-        );
-        t
+        Some(Trainer::from_checkpoint(&bytes)?)
     } else {
         if args.resume {
             eprintln!(
@@ -191,10 +182,37 @@ pub fn run(args: Args) -> Result<()> {
                 checkpoint_path.display()
             );
         }
-        Trainer::new(
-            new_meta(&args, &hyper, &train, &val, split)?,
-            settings(&hyper),
-        )?
+        None
+    };
+    let fraction = hyper.val_fraction.unwrap_or(0.1);
+    let seed = resumed
+        .as_ref()
+        .map_or(hyper.seed.unwrap_or(0), |t| t.settings.seed);
+    let (train, val, split) = load_data(&args, bad, fraction, seed)?;
+    let fresh = new_meta(&args, &hyper, &train, &val, split)?;
+    let mut trainer = match resumed {
+        Some(t) => {
+            // The same data and split, or the continued run would silently change course.
+            let (then, now) = (&t.meta.provenance, &fresh.provenance);
+            if (&then.dataset, &then.split) != (&now.dataset, &now.split) {
+                return Err(Error::InvalidInput(format!(
+                    "{} was trained on {:?} ({:?}), not {:?} ({:?}): resume with the same \
+                     data and split options",
+                    checkpoint_path.display(),
+                    then.dataset,
+                    then.split,
+                    now.dataset,
+                    now.split
+                )));
+            }
+            eprintln!(
+                "resuming {} after epoch {}",
+                checkpoint_path.display(),
+                t.progress.epoch
+            );
+            t
+        }
+        None => Trainer::new(fresh, settings(&hyper))?,
     };
     eprintln!(
         "{} training and {} validation structures; graphs and lattice sums…",
