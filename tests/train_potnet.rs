@@ -425,3 +425,40 @@ fn evaluate_scores_a_trained_potnet_model_as_the_library_predicts() {
     let (ok, _, err) = evaluate(&["--target", "dir_gap"]);
     assert!(!ok && err.contains("heat_all"), "{err}");
 }
+
+#[test]
+fn inputs_are_cached_per_structure_and_settings() {
+    let dir = scratch("cache");
+    let data = samples(6, "cache-data");
+    let (t, direct, _) = trainer(&data, quick(1));
+    let structures: Vec<_> = data.iter().map(|s| s.structure.clone()).collect();
+    let files = || std::fs::read_dir(&dir).unwrap().count();
+    // A first run caches 4 structures; a second computes the other 2 and reads the rest.
+    let first = cache::inputs(&structures[..4], &t.meta, Some(&dir)).unwrap();
+    assert_eq!(first, direct[..4]);
+    assert_eq!(files(), 1);
+    let all = cache::inputs(&structures, &t.meta, Some(&dir)).unwrap();
+    assert_eq!(
+        all, direct,
+        "cached inputs are the computed ones, bit for bit"
+    );
+    let path = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let before = std::fs::read(&path).unwrap();
+    cache::inputs(&structures, &t.meta, Some(&dir)).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing recomputed");
+    // Other graph settings are another cache (the inputs differ).
+    let mut other = t.meta.clone();
+    other.graph.max_neighbors = 8;
+    let fewer = cache::inputs(&structures, &other, Some(&dir)).unwrap();
+    assert_eq!(files(), 2);
+    assert!(fewer[0].local_src.len() < all[0].local_src.len());
+    // A damaged cache file is an error naming it, not wrong inputs.
+    std::fs::write(&path, &before[..before.len() / 2]).unwrap();
+    let err = cache::inputs(&structures, &t.meta, Some(&dir)).unwrap_err();
+    assert!(err.to_string().contains("damaged input cache"), "{err}");
+}
