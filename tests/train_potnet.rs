@@ -462,3 +462,32 @@ fn inputs_are_cached_per_structure_and_settings() {
     let err = cache::inputs(&structures, &t.meta, Some(&dir)).unwrap_err();
     assert!(err.to_string().contains("damaged input cache"), "{err}");
 }
+
+#[test]
+fn a_folder_with_id_prop_csv_trains_like_the_table() {
+    let root = scratch("id_prop");
+    let rows = perovskite_rows(16);
+    let cif = rows[0].iter().position(|h| h == "cif").unwrap();
+    let heat = rows[0].iter().position(|h| h == "heat_all").unwrap();
+    let folder = root.join("data");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut id_prop = String::new();
+    for (k, r) in rows[1..].iter().enumerate() {
+        std::fs::write(folder.join(format!("s{k}.cif")), &r[cif]).unwrap();
+        id_prop.push_str(&format!("s{k}.cif,{}\n", &r[heat]));
+    }
+    std::fs::write(folder.join("id_prop.csv"), id_prop).unwrap();
+    let table = root.join("table.csv");
+    write_csv(&table, &rows);
+    let (from_folder, from_table) = (root.join("folder"), root.join("table"));
+    for (out, data) in [(&from_folder, &folder), (&from_table, &table)] {
+        std::fs::create_dir_all(out).unwrap();
+        let (ok, _, err) = train_cli(out, data, &["--epochs", "2"]);
+        assert!(ok, "{err}");
+    }
+    // Same structures and targets in the same order: the same weights, bit for bit.
+    assert_eq!(
+        tensor_bytes(&from_folder.join("model.safetensors")),
+        tensor_bytes(&from_table.join("model.safetensors"))
+    );
+}
