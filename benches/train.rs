@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use crystalpot::model::potnet::config::{Architecture, Provenance, Target};
+use crystalpot::model::potnet::config::{Architecture, Provenance};
 use crystalpot::train::dataset::{self, BadSamples};
 use crystalpot::train::potnet::{self, cache, PotnetTraining, Trainer};
 
@@ -30,8 +30,11 @@ fn bench(c: &mut Criterion) {
         .samples;
     let samples = &samples[..STRUCTURES];
     let values: Vec<f64> = samples.iter().map(|s| s.targets[0]).collect();
-    let (mean, std) = potnet::normalisation(&values);
-    let targets: Vec<Vec<f64>> = values.iter().map(|v| vec![(v - mean) / std]).collect();
+    let target = potnet::target("heat_all", "eV/cell", true, &values);
+    let targets: Vec<Vec<f64>> = values
+        .iter()
+        .map(|v| vec![(v - target.mean) / target.std])
+        .collect();
     let structures: Vec<_> = samples.iter().map(|s| s.structure.clone()).collect();
     let refs: Vec<_> = structures.iter().collect();
     let mut group = c.benchmark_group("train_epoch");
@@ -44,14 +47,8 @@ fn bench(c: &mut Criterion) {
             output_dim: width,
             ..Architecture::default()
         };
-        let target = Target {
-            name: "heat_all".into(),
-            unit: "eV/cell".into(),
-            extensive: true,
-            mean,
-            std,
-        };
-        let meta = potnet::model_meta("bench", arch, target, &refs, Provenance::default()).unwrap();
+        let meta = potnet::model_meta("bench", arch, target.clone(), &refs, Provenance::default())
+            .unwrap();
         let inputs = cache::inputs(&structures, &meta, None).unwrap();
         let settings = PotnetTraining {
             epochs: 1_000_000,

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
-use crystalpot::model::potnet::config::{Architecture, ModelMeta, Provenance, Target};
+use crystalpot::model::potnet::config::{Architecture, ModelMeta, Provenance};
 use crystalpot::model::potnet::features::CrystalInput;
 use crystalpot::train::dataset::{self, BadSamples, Sample};
 use crystalpot::train::plots::{self, EpochPoint};
@@ -377,7 +377,6 @@ fn new_meta(
     split: String,
 ) -> Result<ModelMeta> {
     let values: Vec<f64> = train.iter().map(|s| s.targets[0]).collect();
-    let (mean, std) = potnet::normalisation(&values);
     let d = Architecture::default();
     let width = h.width.unwrap_or(d.fc_features);
     let structures: Vec<_> = train.iter().chain(val).map(|s| &s.structure).collect();
@@ -391,13 +390,12 @@ fn new_meta(
             output_dim: h.output_dim.unwrap_or(width),
             ..d
         },
-        Target {
-            name: args.target.clone(),
-            unit: h.unit.clone().unwrap_or_default(),
-            extensive: h.extensive,
-            mean,
-            std,
-        },
+        potnet::target(
+            &args.target,
+            h.unit.as_deref().unwrap_or_default(),
+            h.extensive,
+            &values,
+        ),
         &structures,
         Provenance {
             dataset: Some(format!(

@@ -201,13 +201,19 @@ pub fn model_meta(
     Ok(meta)
 }
 
-/// The mean and the (population) standard deviation of `values`, the normalisation of a
-/// target; a constant target gets standard deviation 1.
-pub fn normalisation(values: &[f64]) -> (f64, f64) {
+/// A target normalised by the mean and the (population) standard deviation of its training
+/// `values`; a constant target gets standard deviation 1.
+pub fn target(name: &str, unit: &str, extensive: bool, values: &[f64]) -> Target {
     let n = values.len().max(1) as f64;
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    (mean, if var > 0.0 { var.sqrt() } else { 1.0 })
+    Target {
+        name: name.into(),
+        unit: unit.into(),
+        extensive,
+        mean,
+        std: if var > 0.0 { var.sqrt() } else { 1.0 },
+    }
 }
 
 /// A training run: the network, its optimiser, and the run's progress.
