@@ -274,6 +274,13 @@ pub fn run(args: Args) -> Result<()> {
             seconds: already + session.elapsed().as_secs_f64(),
         };
         last_val = format!("{:.4}", metrics.mae);
+        if bar.is_hidden() {
+            // Not a terminal (a log file): one line per epoch instead of the bar.
+            eprintln!(
+                "epoch {}: loss {loss:.4}, val MAE {last_val}, {:.0} s",
+                record.epoch, record.seconds
+            );
+        }
         if trainer.record(record) {
             let mut model_meta = trainer.meta.clone();
             model_meta.provenance.metrics = Some(serde_json::json!({
