@@ -29,6 +29,8 @@ enum Command {
     ImportPotnet(cli::import_potnet::Args),
     /// Errors of a model on labelled data (MAE, RMSE, R², max error; energy/force/stress).
     Evaluate(cli::evaluate::Args),
+    /// Train a PotNet model on a property of crystals (CSV, id_prop folder, extended XYZ).
+    Train(Box<cli::train::Args>),
     /// Train an energy model on energies, forces and stresses (extended XYZ).
     TrainEnergy(cli::train_energy::Args),
 }
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => cli::predict::run(args),
         Command::ImportPotnet(args) => cli::import_potnet::run(args),
         Command::Evaluate(args) => cli::evaluate::run(args),
+        Command::Train(args) => cli::train::run(*args),
         Command::TrainEnergy(args) => cli::train_energy::run(args),
     };
     match result {

@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod import_potnet;
 pub mod potentials;
 pub mod predict;
+pub mod train;
 pub mod train_energy;
 
 use std::path::Path;

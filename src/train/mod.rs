@@ -5,4 +5,5 @@ pub mod energy;
 pub mod metrics;
 pub mod optim;
 pub mod plots;
+pub mod potnet;
 pub mod split;
