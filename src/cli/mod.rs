@@ -9,7 +9,7 @@ pub mod predict;
 pub mod train;
 pub mod train_energy;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -48,4 +48,27 @@ pub fn print_json(values: Vec<Value>) {
         "{}",
         serde_json::to_string_pretty(&out).expect("JSON values serialise")
     );
+}
+
+/// A file beside a trained model: `<stem>.<suffix>` (log, checkpoint, plots).
+pub fn sibling(model: &Path, suffix: &str) -> PathBuf {
+    let stem = model
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    model.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// The checkpoint path beside `model` and, when `resume` is asked and it exists, its bytes;
+/// a missing checkpoint starts the run afresh (said on stderr).
+pub fn saved_checkpoint(model: &Path, resume: bool) -> Result<(PathBuf, Option<Vec<u8>>)> {
+    let path = sibling(model, "checkpoint.safetensors");
+    if !resume {
+        return Ok((path, None));
+    }
+    if !path.exists() {
+        eprintln!("no checkpoint at {}: starting afresh", path.display());
+        return Ok((path, None));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| crystalpot::Error::io(&path, e))?;
+    Ok((path, Some(bytes)))
 }

@@ -16,10 +16,13 @@ use crystalpot::model::potnet::features::CrystalInput;
 use crystalpot::train::dataset::{self, BadSamples, Sample};
 use crystalpot::train::plots::{self, EpochPoint};
 use crystalpot::train::potnet::{
-    self, cache, write_atomically, EpochRecord, Loss, PotnetTraining, Schedule, Trainer,
+    self, cache, EpochRecord, Loss, PotnetTraining, Schedule, Trainer,
 };
 use crystalpot::train::split::train_validation_split;
+use crystalpot::train::write_atomically;
 use crystalpot::{Error, Result};
+
+use super::sibling;
 
 /// Train a PotNet model on a property of crystals.
 #[derive(clap::Args)]
@@ -171,19 +174,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         BadSamples::Fail
     };
-    let checkpoint_path = sibling(&args.out, "checkpoint.safetensors");
-    let resumed = if args.resume && checkpoint_path.exists() {
-        let bytes = std::fs::read(&checkpoint_path).map_err(|e| Error::io(&checkpoint_path, e))?;
-        Some(Trainer::from_checkpoint(&bytes)?)
-    } else {
-        if args.resume {
-            eprintln!(
-                "no checkpoint at {}: starting afresh",
-                checkpoint_path.display()
-            );
-        }
-        None
-    };
+    let (checkpoint_path, saved) = super::saved_checkpoint(&args.out, args.resume)?;
+    let resumed = saved
+        .map(|bytes| Trainer::from_checkpoint(&bytes))
+        .transpose()?;
     let fraction = hyper.val_fraction.unwrap_or(0.1);
     let seed = resumed
         .as_ref()
@@ -462,14 +456,6 @@ fn finish(
         &format!("{} (validation)", args.target),
         unit,
     )
-}
-
-/// `M.safetensors` → `M.<suffix>` in the same folder.
-fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}.{suffix}"))
 }
 
 const LOG_HEADER: &str = "epoch,train_loss,val_mae,val_rmse,seconds";

@@ -13,7 +13,10 @@ use crystalpot::train::dataset::{self, BadSamples};
 use crystalpot::train::energy::{self as training, EnergyTraining, Trainable};
 use crystalpot::train::plots::{self, EpochPoint};
 use crystalpot::train::split::train_validation_split;
+use crystalpot::train::write_atomically;
 use crystalpot::{Error, Result};
+
+use super::sibling;
 
 /// Train an energy model (energies, forces, stresses) for molecular dynamics.
 #[derive(clap::Args)]
@@ -133,19 +136,10 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let checkpoint_path = sibling(&args.out, "checkpoint.safetensors");
-    let resume = if args.resume && checkpoint_path.exists() {
-        let bytes = std::fs::read(&checkpoint_path).map_err(|e| Error::io(&checkpoint_path, e))?;
-        Some(training::Checkpoint::from_bytes(&bytes)?)
-    } else {
-        if args.resume {
-            eprintln!(
-                "no checkpoint at {}: starting afresh",
-                checkpoint_path.display()
-            );
-        }
-        None
-    };
+    let (checkpoint_path, saved) = super::saved_checkpoint(&args.out, args.resume)?;
+    let resume = saved
+        .map(|bytes| training::Checkpoint::from_bytes(&bytes))
+        .transpose()?;
     let mut record = match &resume {
         Some(c) => {
             let record: Record = serde_json::from_value(c.record.clone()).map_err(|e| {
@@ -299,19 +293,4 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-/// `model.safetensors` → `model.<suffix>` beside it.
-fn sibling(model: &Path, suffix: &str) -> PathBuf {
-    let stem = model
-        .file_stem()
-        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    model.with_file_name(format!("{stem}.{suffix}"))
-}
-
-/// Writes to a temporary file and renames it, so that a killed run never leaves half a model.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::write_atomically;
 use crate::error::{Error, Result};
 use crate::model::potnet::config::ModelMeta;
 use crate::model::potnet::features::CrystalInput;
 use crate::structure::Structure;
+use crate::train::write_atomically;
 
 /// First bytes of a cache file (with the layout version).
 const MAGIC: &[u8; 8] = b"cpotin01";
