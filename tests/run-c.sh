@@ -6,8 +6,7 @@
 # fail; the Rust runtime's "still reachable"/"possibly lost" thread-pool memory does not).
 # Usage (from anywhere): bash tests/run-c.sh
 # Environment: CRYSTALPOT_POTNET_MODEL: a PotNet model file for the prediction example
-#   (default: the shipped models/potnet.safetensors, else the random-weight reference model of
-#   $CRYSTALPOT_DATA/fixtures imported with `crystalpot import-potnet`).
+#   (default: the shipped models/potnet.safetensors).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -71,15 +70,7 @@ for dir in "$work/examples" "$work/pkg-config"; do
     grind "$dir/rocksalt_c" "$models/nacl-rigid-ion.json"
     grind "$dir/rocksalt_cpp" "$models/nacl-rigid-ion.json"
 done
-grind "$work/examples/predict_c" "$models/nacl-rigid-ion.json"
 potnet=${CRYSTALPOT_POTNET_MODEL:-$models/potnet.safetensors}
-if [ ! -f "$potnet" ]; then
-    fixtures="${CRYSTALPOT_DATA:-$root/../shared/data}/fixtures"
-    potnet="$work/scratch/potnet-fixture.safetensors"
-    cargo run --release --locked --quiet -- import-potnet \
-        --weights "$fixtures/potnet_model.safetensors" --config "$fixtures/potnet_config.json" \
-        --out "$potnet"
-fi
 grind "$work/examples/predict_c" "$potnet"
 for kind in shared static; do
     grind "$work/tests/test_capi_$kind" "$models" "$work/scratch"

@@ -1,6 +1,7 @@
-/* Predicts the properties of rock salt (NaCl) with any crystalpot model, e.g. the default
- * PotNet model: prints the model description, the energy (if the model has one) and every
- * target the model predicts, in cpot_model_info order.
+/* Predicts the properties of cubic SrTiO3 (perovskite, 5 atoms) with a crystalpot model that
+ * knows Sr, Ti and O, e.g. the default PotNet model models/potnet.safetensors: prints the model
+ * description, the energy (if the model has one) and every target the model predicts, in
+ * cpot_model_info order.
  *
  *   predict_c MODEL
  */
@@ -35,11 +36,12 @@ int main(int argc, char** argv) {
     }
     printf("model: %s\n", info);
 
-    const double a = 5.64; /* Angstrom: primitive fcc cell of rock salt */
-    const double lattice[9] = {0, a / 2, a / 2, a / 2, 0, a / 2, a / 2, a / 2, 0};
-    const int32_t numbers[2] = {11, 17};
-    const double positions[6] = {0, 0, 0, a / 2, a / 2, a / 2};
-    cpot_system_t system = {2, lattice, numbers, positions, {true, true, true}};
+    const double a = 3.905; /* Angstrom: cubic cell of SrTiO3 */
+    const double h = a / 2;
+    const double lattice[9] = {a, 0, 0, 0, a, 0, 0, 0, a};
+    const int32_t numbers[5] = {38, 22, 8, 8, 8}; /* Sr, Ti, O, O, O */
+    const double positions[15] = {0, 0, 0, h, h, h, h, h, 0, h, 0, h, 0, h, h};
+    cpot_system_t system = {5, lattice, numbers, positions, {true, true, true}};
     cpot_request_t request = {n_targets > 0 ? CPOT_PROPERTIES : 0, NULL};
     cpot_results_t results = {0};
     if (n_targets > 0) {
@@ -55,9 +57,9 @@ int main(int argc, char** argv) {
         fprintf(stderr, "cpot_compute failed (status %d): %s\n", status, cpot_last_error());
         goto done;
     }
-    printf("NaCl energy: %.10f eV\n", results.energy);
+    printf("SrTiO3 energy: %.10f eV\n", results.energy);
     for (uintptr_t t = 0; t < n_targets; ++t) {
-        printf("NaCl target %lu: %.8g\n", (unsigned long)t, properties[t]);
+        printf("SrTiO3 target %lu: %.8g\n", (unsigned long)t, properties[t]);
     }
     exit_code = 0;
 done:
