@@ -17,6 +17,7 @@ use std::f64::consts::PI;
 
 use crate::cell::{Lattice, Vec3};
 use crate::error::{Error, Result};
+use crate::math::gamma::ERFC_ERROR;
 
 /// Unit roundoff of f64 (2⁻⁵³).
 pub const UNIT_ROUNDOFF: f64 = f64::EPSILON / 2.0;
@@ -80,7 +81,7 @@ impl GammaForm {
             GammaForm::HalfInteger(n) => {
                 let sqrt_x = x.sqrt();
                 let mut g = PI.sqrt() * crate::math::erfc(sqrt_x);
-                let mut err = 3.0 * OP_ERROR * g;
+                let mut err = (ERFC_ERROR + 2.0 * OP_ERROR) * g;
                 // t = x^s e^{-x}, kept in step with s.
                 let mut s = 0.5;
                 let mut t = sqrt_x * e;
@@ -194,7 +195,8 @@ impl InversePowerKernel {
     /// the libm call plus ~10 operations for the closed forms, the recurrence otherwise.
     pub fn real_term_rounding(&self) -> f64 {
         match self.real_form {
-            GammaForm::HalfInteger(0) | GammaForm::Integer(3) => 6.0 * OP_ERROR,
+            GammaForm::HalfInteger(0) => ERFC_ERROR + 5.0 * OP_ERROR,
+            GammaForm::Integer(3) => 6.0 * OP_ERROR,
             GammaForm::Integer(n) => (3 * n + 10) as f64 * OP_ERROR,
             GammaForm::HalfInteger(n) => (4 * n.unsigned_abs() + 12) as f64 * OP_ERROR,
             GammaForm::General(_) => GENERAL_GAMMA_ERROR + 10.0 * OP_ERROR,
@@ -246,7 +248,7 @@ impl InversePowerKernel {
     /// Cost of one real-space term relative to an exp (erfc is ~4× dearer), for the cost model.
     pub fn real_term_cost(&self) -> f64 {
         match self.real_form {
-            GammaForm::HalfInteger(_) => 4.0,
+            GammaForm::HalfInteger(_) => 2.0,
             GammaForm::Integer(_) => 1.0,
             GammaForm::General(_) => 15.0,
         }

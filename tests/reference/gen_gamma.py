@@ -55,6 +55,8 @@ def main():
           100.0, 300.0, 1000.0]
     # A dense grid over the one-exp range of `erfc` (1.25 ≤ x < 28), at non-round points.
     xs += [1.25 + (26.6 - 1.25) * (k + 0.318309886) / 241 for k in range(241)]
+    # A dense grid over the polynomial range of `erfc` (0 ≤ x < 8): 8 points per interval.
+    xs += [8.0 * (k + 0.276393202) / 512 for k in range(512)]
     for x in xs:
         e = mp.erfc(mp.mpf(x))
         ex = mp.exp(mp.mpf(x) ** 2) * e
