@@ -378,10 +378,10 @@ fn evaluate(
                     let k = &split.kernel;
                     let (c0, self_c) = (k.g0_constant(), k.self_constant());
                     let rs = &recip.stats[q];
-                    let (r, row) = (&recip.values, recip.slots[q] * n);
+                    let (r, col) = (&recip.values, recip.slots[q] * n);
                     for i in 0..n {
                         for j in 0..n {
-                            values[i * n + j] += 0.5 * (r[(row + i, j)] + r[(row + j, i)]) + c0;
+                            values[i * n + j] += 0.5 * (r[(i, col + j)] + r[(j, col + i)]) + c0;
                         }
                         values[i * n + i] += self_c;
                     }
@@ -569,7 +569,7 @@ struct ReciprocalStats {
 
 /// Reciprocal-space sums Σ_{G≠0} a(G) cos(G·(x_i − x_j)) of every Ewald potential.
 struct Reciprocal {
-    /// Rows slots[q]·N + i, column j.
+    /// Row i, column slots[q]·N + j.
     values: DMatrix<f64>,
     /// Row block of potential q in `values` (Ewald potentials only).
     slots: Vec<usize>,
@@ -608,7 +608,7 @@ impl Reciprocal {
         let m = g_list.len();
         if m == 0 {
             return Reciprocal {
-                values: DMatrix::zeros(rows * n, n),
+                values: DMatrix::zeros(n, rows * n),
                 stats,
                 slots,
             };
@@ -648,16 +648,18 @@ impl Reciprocal {
                 xt[(m + col, i)] = ab_re * c_im + ab_im * c_re;
             }
         }
-        // Scaled copies Y_q = X diag(2 a_q) stacked, then one GEMM Y Xᵀ.
-        let mut y = DMatrix::<f64>::zeros(rows * n, 2 * m);
+        // B = [diag(2 a_q) Xᵀ]_q side by side (2M × rows·N, column slot·N + i contiguous, so
+        // it is filled by vectorisable column scalings), then one GEMM X B.
         let u = UNIT_ROUNDOFF;
+        let mut twice_a = vec![0.0; m];
+        let mut scaled = Vec::with_capacity(2 * m * rows * n);
         for (q, prep) in prepared.iter().enumerate() {
             let Prepared::Ewald(split) = prep else {
                 continue;
             };
-            let slot = slots[q];
             let st = &mut stats[q];
-            for (col, g) in g_list.iter().enumerate() {
+            twice_a.fill(0.0);
+            for (a2_slot, g) in twice_a.iter_mut().zip(&g_list) {
                 let g2 = g.cart.norm_squared();
                 if g2 > split.g_cut * split.g_cut {
                     break;
@@ -672,19 +674,23 @@ impl Reciprocal {
                 st.rounding += a2
                     * (8.0 * OP_ERROR * (l1 + 3.0) + 2.0 * OP_ERROR + u * summation_depth(2 * m))
                     + 2.0 * a_err;
-                for i in 0..n {
-                    y[(slot * n + i, col)] = a2 * xt[(col, i)];
-                    y[(slot * n + i, m + col)] = a2 * xt[(m + col, i)];
-                }
+                *a2_slot = a2;
+            }
+            for phases in xt.as_slice().chunks_exact(2 * m) {
+                let (cos, sin) = phases.split_at(m);
+                scaled.extend(cos.iter().zip(&twice_a).map(|(x, a)| a * x));
+                scaled.extend(sin.iter().zip(&twice_a).map(|(x, a)| a * x));
             }
         }
+        let scaled = DMatrix::from_vec(2 * m, rows * n, scaled);
+        let x = xt.transpose();
         // Blocks of `width` G columns keep the summation depth at width + blocks instead of 2M,
         // which is what the rounding bound above charges for (u · 4M ≥ 2u · (width + blocks)).
-        let mut values = DMatrix::<f64>::zeros(rows * n, n);
+        let mut values = DMatrix::<f64>::zeros(n, rows * n);
         let width = summation_block(2 * m);
         for start in (0..2 * m).step_by(width) {
             let w = width.min(2 * m - start);
-            values.gemm(1.0, &y.columns(start, w), &xt.rows(start, w), 1.0);
+            values.gemm(1.0, &x.columns(start, w), &scaled.rows(start, w), 1.0);
         }
         Reciprocal {
             values,
