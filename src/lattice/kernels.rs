@@ -15,6 +15,7 @@
 
 use std::f64::consts::PI;
 
+use super::bounds::{self, LatticeCounting};
 use crate::cell::{Lattice, Vec3};
 use crate::error::{Error, Result};
 
@@ -257,6 +258,274 @@ impl InversePowerKernel {
     /// on Γ(s, x)), so |f'|/f ≤ (p + 2 + 2η²r²)/r.
     pub fn log_derivative_bound(&self, r_min: f64, r_max: f64) -> f64 {
         (self.p + 2.0) / r_min + 2.0 * self.eta * self.eta * r_max
+    }
+}
+
+impl SplitKernel for InversePowerKernel {
+    fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    fn with_eta(&self, eta: f64) -> Self {
+        InversePowerKernel::with_eta(self, eta)
+    }
+
+    fn min_eta(&self) -> f64 {
+        0.0
+    }
+
+    #[inline]
+    fn real_term(&self, r: f64) -> f64 {
+        InversePowerKernel::real_term(self, r)
+    }
+
+    fn real_term_cost(&self) -> f64 {
+        InversePowerKernel::real_term_cost(self)
+    }
+
+    fn real_rounding(&self, _r_cut: f64) -> (f64, f64) {
+        (self.real_term_rounding(), 0.0)
+    }
+
+    /// From [`log_derivative_bound`](InversePowerKernel::log_derivative_bound).
+    fn log_derivative(&self, r_min: f64) -> (f64, f64) {
+        ((self.p + 2.0) / r_min, 2.0 * self.eta * self.eta)
+    }
+
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64) {
+        InversePowerKernel::recip_coeff_with_error(self, g2)
+    }
+
+    fn constants(&self) -> (f64, f64, f64) {
+        let (c0, self_c) = (self.g0_constant(), self.self_constant());
+        (c0, self_c, 8.0 * OP_ERROR * (c0.abs() + self_c.abs()))
+    }
+
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64 {
+        bounds::real_space_tail(self, counting, r_cut)
+    }
+
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64 {
+        bounds::reciprocal_tail(self, geometry, g_cut)
+    }
+
+    fn describe(&self) -> String {
+        format!("1/r^{}", self.p)
+    }
+}
+
+/// The pieces of an Ewald-type split f = f_real + f_recip of a radial potential that the exact
+/// engine needs: the real-space term, the reciprocal coefficients, the two constants, and
+/// rigorous bounds on tails, rounding and sensitivity. One engine serves every such split.
+pub trait SplitKernel {
+    /// Splitting parameter η (1/Å).
+    fn eta(&self) -> f64;
+    /// The same kernel with another splitting parameter.
+    fn with_eta(&self, eta: f64) -> Self
+    where
+        Self: Sized;
+    /// Smallest useful η (below it the split changes nothing but risks underflow).
+    fn min_eta(&self) -> f64;
+    /// Real-space radial term f_real(r), r > 0.
+    fn real_term(&self, r: f64) -> f64;
+    /// Cost of one real-space term relative to an exp, for the cost model.
+    fn real_term_cost(&self) -> f64;
+    /// (a, c): relative rounding error of `real_term(r)` for exact r ≤ r_cut is ≤ a + c·r.
+    fn real_rounding(&self, r_cut: f64) -> (f64, f64);
+    /// (a, c): |f_real'(r)| ≤ (a + c·r) f_real(r) for r ≥ r_min.
+    fn log_derivative(&self, r_min: f64) -> (f64, f64);
+    /// Reciprocal coefficient a(|G|²) of cos(G·v) (G and −G together) and its rounding bound.
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64);
+    /// (G = 0 constant added to every pair, self constant added when i == j, rounding bound of
+    /// both).
+    fn constants(&self) -> (f64, f64, f64);
+    /// Bound on the real-space terms beyond `r_cut` over the points counted by `counting`.
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64;
+    /// Bound on Σ_{|G| > g_cut} a(|G|) (both ±G).
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64;
+    /// Name of the potential for error messages.
+    fn describe(&self) -> String;
+}
+
+/// Screened Coulomb (Yukawa) e^{−κr}/r split at η, for a cell of volume V. From
+/// e^{−κr}/r = (2/√π) ∫₀^∞ exp(−r²t² − κ²/(4t²)) dt cut at t = η, with b = κ/(2η):
+///
+/// f_real(r) = [e^{−κr} erfc(ηr − b) + e^{κr} erfc(ηr + b)] / (2r)   (the part t > η)
+/// a(G²)     = (4π/V) e^{−(G²+κ²)/(4η²)} / (G² + κ²)                 (Fourier transform of t < η)
+/// c₀        = (4π/(Vκ²)) e^{−b²}                                    (G = 0: finite, no background)
+/// self      = −[2η/√π e^{−b²} − κ erfc(b)]                          (−f_recip(0) for i == j)
+///
+/// As κ → 0, S_Y − 4π/(Vκ²) → S_C + κ δ_ij (the Coulomb sum with neutralising background).
+#[derive(Clone, Copy, Debug)]
+pub struct ScreenedCoulombKernel {
+    /// Inverse screening length κ (1/Å).
+    pub kappa: f64,
+    /// Splitting parameter η (1/Å).
+    pub eta: f64,
+    /// Cell volume V (Å³).
+    pub volume: f64,
+    /// b = κ/(2η).
+    b: f64,
+}
+
+/// Largest b = κ/(2η) used: e^{−b²} ≥ 1e-271 stays a normal f64 (no underflow anywhere) and
+/// the reciprocal part is then far below any reachable tolerance.
+const SCREENED_MAX_B: f64 = 25.0;
+
+/// Where b − ηr ≥ this, erfc(ηr − b) = 2 and the second term are negligible below 1e-19
+/// relative, and f_real(r) = e^{−κr}/r to that accuracy (the direct-summation regime).
+const SCREENED_DIRECT_GAP: f64 = 6.5;
+
+impl ScreenedCoulombKernel {
+    /// Validates κ, η, V (finite, > 0).
+    pub fn new(kappa: f64, eta: f64, volume: f64) -> Result<Self> {
+        if !(kappa.is_finite() && kappa > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "screening constant kappa must be finite and > 0 (1/Å), got kappa = {kappa}"
+            )));
+        }
+        if !(eta.is_finite() && eta > 0.0 && volume.is_finite() && volume > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "splitting parameter and volume must be > 0, got eta = {eta}, V = {volume}"
+            )));
+        }
+        Ok(ScreenedCoulombKernel {
+            kappa,
+            eta,
+            volume,
+            b: kappa / (2.0 * eta),
+        })
+    }
+
+    /// b = κ/(2η).
+    pub fn b(&self) -> f64 {
+        self.b
+    }
+
+    /// (real-space term, d/dr): with T₁ = e^{−κr} erfc(ηr − b), T₂ = e^{κr} erfc(ηr + b),
+    /// f' = [κ(T₂ − T₁) − (4η/√π) e^{−η²r²−b²}] / (2r) − f/r.
+    pub fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        let (x, b) = (self.eta * r, self.b);
+        let (t1, t2) = self.real_pair(r);
+        let f = (t1 + t2) / (2.0 * r);
+        let gauss = 4.0 / PI.sqrt() * self.eta * (-(x * x + b * b)).exp();
+        (f, (self.kappa * (t2 - t1) - gauss) / (2.0 * r) - f / r)
+    }
+
+    /// (T₁, T₂) without overflow of e^{κr} or underflow of erfc: where erfc(z) would lose
+    /// range, e^{±κr} erfc(ηr ∓ b) = e^{−η²r²−b²} erfcx(ηr ∓ b).
+    #[inline]
+    fn real_pair(&self, r: f64) -> (f64, f64) {
+        let (x, b, kr) = (self.eta * r, self.b, self.kappa * r);
+        let scaled = |z: f64| (-(x * x + b * b)).exp() * crate::math::erfcx(z);
+        let t1 = if x - b < 26.0 {
+            (-kr).exp() * crate::math::erfc(x - b)
+        } else {
+            scaled(x - b)
+        };
+        let t2 = if x + b < 26.0 {
+            kr.exp() * crate::math::erfc(x + b)
+        } else {
+            scaled(x + b)
+        };
+        (t1, t2)
+    }
+
+    /// da/d(|G|²) = −a (1/(4η²) + 1/(G² + κ²)) (for stress).
+    pub fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        let s = g2 + self.kappa * self.kappa;
+        -self.recip_coeff_with_error(g2).0 * (0.25 / (self.eta * self.eta) + 1.0 / s)
+    }
+}
+
+impl SplitKernel for ScreenedCoulombKernel {
+    fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    fn with_eta(&self, eta: f64) -> Self {
+        ScreenedCoulombKernel {
+            eta,
+            b: self.kappa / (2.0 * eta),
+            ..*self
+        }
+    }
+
+    fn min_eta(&self) -> f64 {
+        self.kappa / (2.0 * SCREENED_MAX_B)
+    }
+
+    #[inline]
+    fn real_term(&self, r: f64) -> f64 {
+        if self.b - self.eta * r >= SCREENED_DIRECT_GAP {
+            return (-self.kappa * r).exp() / r;
+        }
+        let (t1, t2) = self.real_pair(r);
+        (t1 + t2) / (2.0 * r)
+    }
+
+    /// Two exp and two erfc (erfc ≈ 4 exp), or one exp in the direct regime.
+    fn real_term_cost(&self) -> f64 {
+        if self.b >= 2.0 * SCREENED_DIRECT_GAP {
+            1.0
+        } else {
+            10.0
+        }
+    }
+
+    /// Relative error ≤ OP_ERROR (6 + 3b + κr + 8x² + 4x), x = ηr ≤ η r_cut. Arguments:
+    /// erfc(z) for z = x ∓ b carries the error of z (≤ 2u(x + b)) amplified by
+    /// |erfc'/erfc| ≤ 2/√π (z ≤ 0) or 2(z + 1) (z ≥ 0, from erfcx(z) > 2/(√π(z + √(z²+2))));
+    /// e^{±κr} that of κr (u·κr); T₂ ≤ T₁ e^{−(b−x)²}/(√π(x+b)) for x < b keeps T₂'s share
+    /// linear in b. Plus the libm calls, the products, the sum and the division.
+    fn real_rounding(&self, r_cut: f64) -> (f64, f64) {
+        let eta = self.eta;
+        (
+            OP_ERROR * (6.0 + 3.0 * self.b),
+            OP_ERROR * (self.kappa + 8.0 * eta * eta * r_cut + 4.0 * eta),
+        )
+    }
+
+    /// From the derivative in [`real_term_and_derivative`](Self::real_term_and_derivative):
+    /// |T₂ − T₁| ≤ 2rf, and 2rf ≥ e^{−x²−b²} erfcx(x − b) ≥ e^{−x²−b²} / (√π(max(x−b, 0) + 1)),
+    /// so |f'| ≤ f (1/r + κ + 4η(1 + ηr)).
+    fn log_derivative(&self, r_min: f64) -> (f64, f64) {
+        let eta = self.eta;
+        (1.0 / r_min + self.kappa + 4.0 * eta, 4.0 * eta * eta)
+    }
+
+    /// Relative error ≤ OP_ERROR (4 + 3y), y = (G² + κ²)/(4η²): G² (4u), + κ², × 1/(4η²),
+    /// exp (u·y from the argument), the division and 4π/V.
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64) {
+        let s = g2 + self.kappa * self.kappa;
+        let y = s / (4.0 * self.eta * self.eta);
+        let value = 4.0 * PI / self.volume * (-y).exp() / s;
+        (value, value * OP_ERROR * (4.0 + 3.0 * y))
+    }
+
+    /// The self constant is a difference of t₁ = 2η e^{−b²}/√π and t₂ = κ erfc(b) (which
+    /// cancel for large b): its error is charged on t₁ + t₂. erfc(b) carries b's error
+    /// amplified by 2(b + 1).
+    fn constants(&self) -> (f64, f64, f64) {
+        let (kappa, eta, b) = (self.kappa, self.eta, self.b);
+        let e = (-b * b).exp();
+        let c0 = 4.0 * PI / (self.volume * kappa * kappa) * e;
+        let t1 = 2.0 * eta / PI.sqrt() * e;
+        let t2 = kappa * crate::math::erfc(b);
+        let err = OP_ERROR * ((c0 + t1) * (6.0 + 3.0 * b * b) + t2 * (4.0 + b * (b + 1.0)));
+        (c0, t2 - t1, err)
+    }
+
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64 {
+        bounds::screened_real_tail(self, counting, r_cut)
+    }
+
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64 {
+        bounds::screened_reciprocal_tail(self, geometry, g_cut)
+    }
+
+    fn describe(&self) -> String {
+        format!("exp(-{} r)/r", self.kappa)
     }
 }
 
