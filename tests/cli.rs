@@ -68,7 +68,8 @@ fn screened_coulomb_is_added_on_request() {
     let bound = screened["error_bound"].as_f64().unwrap();
     assert!(bound > 0.0 && bound <= 1e-10, "{bound}");
     // Small κ: S_Y − 4π/(Vκ²) − κ δ_ij = S_C + O(κ²) (the library test bounds the O(κ²)
-    // by κ² (4π/V) Σ'|G|⁻⁴ = 3.0e-4 here; 1e-3 leaves room and still sees a missing κ δ_ij = 0.02).
+    // by κ² (4π/V) Σ'|G|⁻⁴ = 3.0e-4 here; 1e-3 leaves room and still sees a missing
+    // κ δ_ij = 0.02).
     let volume = 5.64f64.powi(3);
     let background = 4.0 * std::f64::consts::PI / (volume * 0.02 * 0.02);
     let rows = |kind: &str| -> Vec<Vec<f64>> {
