@@ -279,6 +279,14 @@ impl SplitKernel for InversePowerKernel {
         InversePowerKernel::real_term(self, r)
     }
 
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        InversePowerKernel::real_term_and_derivative(self, r)
+    }
+
+    fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        InversePowerKernel::recip_coeff_derivative(self, g2)
+    }
+
     fn real_term_cost(&self) -> f64 {
         InversePowerKernel::real_term_cost(self)
     }
@@ -328,6 +336,10 @@ pub trait SplitKernel {
     fn min_eta(&self) -> f64;
     /// Real-space radial term f_real(r), r > 0.
     fn real_term(&self, r: f64) -> f64;
+    /// (f_real(r), f_real'(r)) (for forces and stress).
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64);
+    /// da/d(|G|²) (for stress).
+    fn recip_coeff_derivative(&self, g2: f64) -> f64;
     /// Cost of one real-space term relative to an exp, for the cost model.
     fn real_term_cost(&self) -> f64;
     /// (a, c): relative rounding error of `real_term(r)` for exact r ≤ r_cut is ≤ a + c·r.
@@ -402,39 +414,26 @@ impl ScreenedCoulombKernel {
         self.b
     }
 
-    /// (real-space term, d/dr): with T₁ = e^{−κr} erfc(ηr − b), T₂ = e^{κr} erfc(ηr + b),
-    /// f' = [κ(T₂ − T₁) − (4η/√π) e^{−η²r²−b²}] / (2r) − f/r.
-    pub fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
-        let (x, b) = (self.eta * r, self.b);
-        let (t1, t2) = self.real_pair(r);
-        let f = (t1 + t2) / (2.0 * r);
-        let gauss = 4.0 / PI.sqrt() * self.eta * (-(x * x + b * b)).exp();
-        (f, (self.kappa * (t2 - t1) - gauss) / (2.0 * r) - f / r)
-    }
-
     /// (T₁, T₂) without overflow of e^{κr} or underflow of erfc: where erfc(z) would lose
     /// range, e^{±κr} erfc(ηr ∓ b) = e^{−η²r²−b²} erfcx(ηr ∓ b).
     #[inline]
     fn real_pair(&self, r: f64) -> (f64, f64) {
         let (x, b, kr) = (self.eta * r, self.b, self.kappa * r);
         let scaled = |z: f64| (-(x * x + b * b)).exp() * crate::math::erfcx(z);
+        // One exp for both e^{∓κr}: where erfc(x + b) is used, κr = 2xb < (x+b)²/2 < 338, so
+        // e^{−κr} is a normal number.
+        let damping = (-kr).exp();
         let t1 = if x - b < 26.0 {
-            (-kr).exp() * crate::math::erfc(x - b)
+            damping * crate::math::erfc(x - b)
         } else {
             scaled(x - b)
         };
         let t2 = if x + b < 26.0 {
-            kr.exp() * crate::math::erfc(x + b)
+            crate::math::erfc(x + b) / damping
         } else {
             scaled(x + b)
         };
         (t1, t2)
-    }
-
-    /// da/d(|G|²) = −a (1/(4η²) + 1/(G² + κ²)) (for stress).
-    pub fn recip_coeff_derivative(&self, g2: f64) -> f64 {
-        let s = g2 + self.kappa * self.kappa;
-        -self.recip_coeff_with_error(g2).0 * (0.25 / (self.eta * self.eta) + 1.0 / s)
     }
 }
 
@@ -464,12 +463,28 @@ impl SplitKernel for ScreenedCoulombKernel {
         (t1 + t2) / (2.0 * r)
     }
 
-    /// Two exp and two erfc (erfc ≈ 4 exp), or one exp in the direct regime.
+    /// With T₁ = e^{−κr} erfc(ηr − b), T₂ = e^{κr} erfc(ηr + b):
+    /// f' = [κ(T₂ − T₁) − (4η/√π) e^{−η²r²−b²}] / (2r) − f/r.
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        let (x, b) = (self.eta * r, self.b);
+        let (t1, t2) = self.real_pair(r);
+        let f = (t1 + t2) / (2.0 * r);
+        let gauss = 4.0 / PI.sqrt() * self.eta * (-(x * x + b * b)).exp();
+        (f, (self.kappa * (t2 - t1) - gauss) / (2.0 * r) - f / r)
+    }
+
+    /// da/d(|G|²) = −a (1/(4η²) + 1/(G² + κ²)).
+    fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        let s = g2 + self.kappa * self.kappa;
+        -self.recip_coeff_with_error(g2).0 * (0.25 / (self.eta * self.eta) + 1.0 / s)
+    }
+
+    /// One exp and two erfc (erfc ≈ 4 exp), or one exp in the direct regime.
     fn real_term_cost(&self) -> f64 {
         if self.b >= 2.0 * SCREENED_DIRECT_GAP {
             1.0
         } else {
-            10.0
+            9.0
         }
     }
 
