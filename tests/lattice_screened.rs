@@ -205,6 +205,18 @@ fn bad_kappa_is_a_clear_error() {
             other => panic!("kappa {kappa}: {other:?}"),
         }
     }
+    // A huge κ: every entry underflows (e^{−1000·r}); an absolute tolerance is met at once, a
+    // relative one is a clear error (not a search over ~1e9 reciprocal vectors).
+    let zeros = screened(&s, 1000.0, Tolerance::Absolute(1e-10));
+    assert!(zeros.values.iter().all(|v| v.abs() <= zeros.error_bound));
+    assert!(matches!(
+        pair_matrices(
+            &s,
+            &[Potential::Screened { kappa: 1000.0 }],
+            Tolerance::Relative(1e-8)
+        ),
+        Err(Error::Tolerance(_))
+    ));
     // A tiny κ makes 4π/(Vκ²) so large that an absolute 1e-10 cannot be met in f64: said so.
     match pair_matrices(
         &s,

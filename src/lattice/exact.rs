@@ -25,6 +25,12 @@ const COST_PHASE: f64 = 3.0;
 /// … and one ordered pair for one G (two FMAs in the GEMM).
 const COST_RECIP: f64 = 0.25;
 
+/// Screened-Coulomb tails are not pushed below this. For large κ the split sits at b = 25,
+/// where the whole reciprocal side is ≲ e^{−625} ≈ 1e-271: above this target it needs no G
+/// at all, below it would need ~1e9 G vectors for nothing. Smaller requests (or relative ones
+/// on entries that underflow) end in a tolerance error instead.
+const SCREENED_MIN_TAIL: f64 = 1e-250;
+
 /// Share of the tolerance first given to the tails (real + reciprocal); the rest is left for
 /// rounding, and re-balanced once the rounding bound is known.
 const TAIL_SHARE: f64 = 0.8;
@@ -218,7 +224,7 @@ fn prepare(
             ScreenedCoulombKernel::new(kappa, 1.0, geometry.volume)?,
             geometry,
             n_atoms,
-            tail_budget / 2.0,
+            (tail_budget / 2.0).max(SCREENED_MIN_TAIL),
         )?)),
         Potential::Exponential {
             alpha,
@@ -343,6 +349,13 @@ pub fn pair_matrices(
                 Tolerance::Relative(rel) => {
                     // The exact largest |entry| is at least largest − bound.
                     let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                    if largest == 0.0 && m.error_bound > 0.0 {
+                        return Err(Error::Tolerance(format!(
+                            "{:?}: every entry is 0 to within {:e} (the terms underflow), so a \
+                             relative tolerance cannot be met; give an absolute one",
+                            potentials[q], m.error_bound
+                        )));
+                    }
                     let floor = largest - m.error_bound;
                     let required = rel * floor;
                     if m.error_bound > required {
