@@ -1,7 +1,9 @@
 //! Reusable pieces of the exact lattice sums: the Ewald/Crandall split of 1/r^p (real-space
 //! radial term and its derivative, reciprocal coefficient a(|G|²) and its derivative, the
-//! G = 0 and self constants), the exponential kernel, and lattice / reciprocal-vector
-//! enumeration inside a sphere. Per-atom sums, forces and stress are built from these.
+//! G = 0 and self constants), the Yukawa–Ewald split of e^{−κr}/r
+//! ([`ScreenedCoulombKernel`]), both behind the [`SplitKernel`] trait the exact engine uses,
+//! the exponential kernel, and lattice / reciprocal-vector enumeration inside a sphere.
+//! Per-atom sums, forces and stress are built from these.
 //!
 //! Splitting (Crandall 1998): with 1/r^p = Γ(p/2)⁻¹ ∫₀^∞ t^{p/2-1} e^{-r²t} dt cut at t = η²,
 //!
