@@ -1,4 +1,5 @@
-//! Lattice-sum benchmarks: all three N×N matrices of small cells (the PotNet use), and per-atom
+//! Lattice-sum benchmarks: all three N×N matrices of small cells (the PotNet use), the screened
+//! Coulomb matrix across screening lengths, and per-atom
 //! sums with forces and virial for large cells (the simulation use).
 //! Run with `RAYON_NUM_THREADS=1 cargo bench --bench lattice_sums` for one-core figures; the
 //! matrices are timed in process CPU time (robust on a shared machine), the threaded per-atom
@@ -68,6 +69,29 @@ fn matrices(c: &mut Criterion<CpuTime>) {
     group.finish();
 }
 
+/// One screened Coulomb matrix of the 20-atom cell at 1e-10 across screening lengths (Ewald
+/// regime for small κ, direct summation for large κ), next to the plain Coulomb matrix.
+fn screened(c: &mut Criterion<CpuTime>) {
+    let mut group = c.benchmark_group("pair_matrix_screened_20_atoms_1e-10");
+    let s = perovskite([2, 2, 1]);
+    let cases = [
+        ("coulomb".to_string(), Potential::InversePower(1.0)),
+        (
+            "kappa_0.01".to_string(),
+            Potential::Screened { kappa: 0.01 },
+        ),
+        ("kappa_0.3".to_string(), Potential::Screened { kappa: 0.3 }),
+        ("kappa_1".to_string(), Potential::Screened { kappa: 1.0 }),
+        ("kappa_3".to_string(), Potential::Screened { kappa: 3.0 }),
+    ];
+    for (name, potential) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| pair_matrices(&s, &[potential], Tolerance::Absolute(1e-10)).unwrap())
+        });
+    }
+    group.finish();
+}
+
 fn per_atom(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_atom_coulomb_with_forces_and_virial");
     group.sample_size(10);
@@ -89,7 +113,7 @@ fn per_atom(c: &mut Criterion) {
 criterion_group! {
     name = single_thread;
     config = Criterion::default().with_measurement(CpuTime);
-    targets = matrices
+    targets = matrices, screened
 }
 criterion_group!(threaded, per_atom);
 criterion_main!(single_thread, threaded);

@@ -53,6 +53,66 @@ fn potentials_json_has_every_matrix_with_its_bound() {
 }
 
 #[test]
+fn screened_coulomb_is_added_on_request() {
+    let (ok, stdout, stderr) = crystalpot(&[
+        "potentials",
+        "tests/data/NaCl.cif",
+        "--json",
+        "--screened",
+        "0.02",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let screened = &v["screened_coulomb"];
+    assert_eq!(screened["kappa"], 0.02);
+    let bound = screened["error_bound"].as_f64().unwrap();
+    assert!(bound > 0.0 && bound <= 1e-10, "{bound}");
+    // Small κ: S_Y − 4π/(Vκ²) − κ δ_ij = S_C + O(κ²) (the library test bounds the O(κ²)
+    // by κ² (4π/V) Σ'|G|⁻⁴ = 3.0e-4 here; 1e-3 leaves room and still sees a missing
+    // κ δ_ij = 0.02).
+    let volume = 5.64f64.powi(3);
+    let background = 4.0 * std::f64::consts::PI / (volume * 0.02 * 0.02);
+    let rows = |kind: &str| -> Vec<Vec<f64>> {
+        v[kind]["matrix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let (yukawa, coulomb) = (rows("screened_coulomb"), rows("coulomb"));
+    for i in 0..8 {
+        for j in 0..8 {
+            let diagonal = if i == j { 0.02 } else { 0.0 };
+            let d = yukawa[i][j] - background - diagonal - coulomb[i][j];
+            assert!(d.abs() < 1e-3, "({i},{j}): {d}");
+        }
+    }
+    // Not asked for: the default output is unchanged.
+    let (_, stdout, _) = crystalpot(&["potentials", "tests/data/NaCl.cif", "--json"]);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v.get("screened_coulomb").is_none());
+    // Bad κ and the potnet mode are clear errors.
+    let (ok, _, stderr) = crystalpot(&["potentials", "tests/data/NaCl.cif", "--screened", "0"]);
+    assert!(!ok && stderr.contains("kappa"), "{stderr}");
+    let (ok, _, stderr) = crystalpot(&[
+        "potentials",
+        "tests/data/NaCl.cif",
+        "--screened",
+        "1",
+        "--mode",
+        "potnet",
+    ]);
+    assert!(!ok && stderr.contains("--screened"), "{stderr}");
+}
+
+#[test]
 fn potnet_mode_has_no_bound() {
     let (ok, stdout, stderr) = crystalpot(&[
         "potentials",

@@ -38,6 +38,10 @@
 //!   ∫_R^∞ (t + h)² f dt ≤ A e^{−βR²} (R + h)² / (2β R³).
 //! * Exponential, f = e^{−αt}: the integral is exact,
 //!   e^{−αR} [(R+h)²/α + 2(R+h)/α² + 2/α³].
+//! * Screened Coulomb real space: f ≤ e^{−κt}/t, and (t+h)²/t ≤ t + 2h + h²/R gives
+//!   ∫_R^∞ ≤ e^{−κR} [(R + 2h + h²/R)/κ + 1/κ²]; for ηR ≥ b = κ/(2η) also
+//!   f ≤ e^{−b²} e^{−η²t²}/t, and (t+h)² ≤ t²(1 + h/R)² gives
+//!   ∫_R^∞ ≤ e^{−b²−η²R²} (1 + h/R)² / (2η²). Reciprocal: a(G) ≤ (4π e^{−b²}/V) G⁻² e^{−G²/(4η²)}.
 //!
 //! # Rounding
 //!
@@ -48,7 +52,7 @@
 
 use std::f64::consts::PI;
 
-use super::kernels::{InversePowerKernel, ReducedGeometry};
+use super::kernels::{InversePowerKernel, ReducedGeometry, ScreenedCoulombKernel};
 
 /// Point counts inside balls: N⁻(t) ≤ N(t) ≤ N⁺(t).
 #[derive(Clone, Copy, Debug)]
@@ -130,12 +134,7 @@ pub fn reciprocal_tail(kernel: &InversePowerKernel, geometry: &ReducedGeometry, 
     let (p, eta) = (kernel.p, kernel.eta);
     let c = gamma_envelope_factor((3.0 - p) / 2.0, g_cut * g_cut / (4.0 * eta * eta));
     let a = 4.0 * c * PI.powf(1.5) * eta.powf(p - 1.0) / (geometry.volume * kernel.gamma_half_p());
-    LatticeCounting {
-        volume: (2.0 * PI).powi(3) / geometry.volume,
-        half_diameter: geometry.reciprocal_diameter / 2.0,
-        tiles: true,
-    }
-    .gaussian_tail(g_cut, a, 1.0 / (4.0 * eta * eta))
+    reciprocal_counting(geometry).gaussian_tail(g_cut, a, 1.0 / (4.0 * eta * eta))
 }
 
 /// Bound on Σ_{|x_k| > r_cut} exp(−α |x_k|) over a shifted lattice.
@@ -145,6 +144,56 @@ pub fn exponential_tail(alpha: f64, geometry: &ReducedGeometry, r_cut: f64) -> f
     let rh = r_cut + counting.half_diameter;
     let integral = e * (rh * rh / alpha + 2.0 * rh / (alpha * alpha) + 2.0 / alpha.powi(3));
     counting.tail(r_cut, e, integral)
+}
+
+/// Bound on the screened-Coulomb real-space terms beyond `r_cut` (see the module doc):
+/// f_real ≤ e^{−κt}/t everywhere (f_real = e^{−κt}/t minus a positive part), and
+/// f_real ≤ e^{−η²t²−b²}/t for ηt ≥ b (both terms are e^{−η²t²−b²} erfcx(ηt ∓ b), erfcx ≤ 1
+/// for arguments ≥ 0); the smaller of the two tails is returned.
+pub fn screened_real_tail(
+    kernel: &ScreenedCoulombKernel,
+    counting: &LatticeCounting,
+    r_cut: f64,
+) -> f64 {
+    let (kappa, eta, b) = (kernel.kappa, kernel.eta, kernel.b());
+    let h = counting.half_diameter;
+    let e = (-kappa * r_cut).exp();
+    let direct = counting.tail(
+        r_cut,
+        e / r_cut,
+        e * ((r_cut + 2.0 * h + h * h / r_cut) / kappa + 1.0 / (kappa * kappa)),
+    );
+    if eta * r_cut < b {
+        return direct;
+    }
+    let g = (-(b * b + eta * eta * r_cut * r_cut)).exp();
+    let gaussian = counting.tail(
+        r_cut,
+        g / r_cut,
+        g * (1.0 + h / r_cut).powi(2) / (2.0 * eta * eta),
+    );
+    direct.min(gaussian)
+}
+
+/// Bound on Σ_{|G| > g_cut} a(|G|) of the screened Coulomb split: a(G) ≤ (4π e^{−b²}/V)
+/// G⁻² e^{−G²/(4η²)}, and a decreases with |G|.
+pub fn screened_reciprocal_tail(
+    kernel: &ScreenedCoulombKernel,
+    geometry: &ReducedGeometry,
+    g_cut: f64,
+) -> f64 {
+    let (eta, b) = (kernel.eta, kernel.b());
+    let a = 4.0 * PI * (-b * b).exp() / geometry.volume;
+    reciprocal_counting(geometry).gaussian_tail(g_cut, a, 1.0 / (4.0 * eta * eta))
+}
+
+/// Point counts of the reciprocal lattice (cell volume (2π)³/V, diagonal D*).
+fn reciprocal_counting(geometry: &ReducedGeometry) -> LatticeCounting {
+    LatticeCounting {
+        volume: (2.0 * PI).powi(3) / geometry.volume,
+        half_diameter: geometry.reciprocal_diameter / 2.0,
+        tiles: true,
+    }
 }
 
 /// A radius R (within ~1 % of the smallest on a geometric grid) with `bound(R) ≤ target`,

@@ -15,8 +15,11 @@
 use nalgebra::DMatrix;
 
 use super::bounds::{exponential_tail, solve_radius};
-use super::exact::{choose_split, validate, WrappedAtoms};
-use super::kernels::{lattice_vectors_within, reciprocal_vectors_within, ReducedGeometry};
+use super::exact::{choose_kernel_split, choose_split, validate, EwaldSplit, WrappedAtoms};
+use super::kernels::{
+    lattice_vectors_within, reciprocal_vectors_within, ReducedGeometry, ScreenedCoulombKernel,
+    SplitKernel,
+};
 use super::{Potential, Tolerance};
 use crate::cell::{Mat3, Vec3};
 use crate::error::{Error, Result};
@@ -55,18 +58,12 @@ pub fn pair_derivatives(
     match potential {
         Potential::InversePower(p) => {
             let split = choose_split(p, &geometry, n, tolerance / 2.0)?;
-            let kernel = split.kernel;
-            real_space(&geometry, &atoms, split.r_cut, &mut out, |r| {
-                kernel.real_term_and_derivative(r).1
-            })?;
-            reciprocal_space(&geometry, &atoms, split.g_cut, &mut out, |g2| {
-                (kernel.recip_coeff(g2), kernel.recip_coeff_derivative(g2))
-            });
-            // The G = 0 constant scales as 1/V.
-            let c0 = kernel.g0_constant();
-            out.strain
-                .iter_mut()
-                .for_each(|s| *s -= Mat3::identity() * c0);
+            split_derivatives(split, &geometry, &atoms, &mut out)?;
+        }
+        Potential::Screened { kappa } => {
+            let base = ScreenedCoulombKernel::new(kappa, 1.0, geometry.volume)?;
+            let split = choose_kernel_split(base, &geometry, n, tolerance / 2.0)?;
+            split_derivatives(split, &geometry, &atoms, &mut out)?;
         }
         Potential::Exponential { alpha, .. } => {
             let r_cut = solve_radius(
@@ -83,6 +80,32 @@ pub fn pair_derivatives(
         }
     }
     Ok(out)
+}
+
+/// Real-space, reciprocal and G = 0 parts of the derivatives of an Ewald-type split (the self
+/// constant does not depend on positions or cell).
+fn split_derivatives<K: SplitKernel + Copy>(
+    split: EwaldSplit<K>,
+    geometry: &ReducedGeometry,
+    atoms: &WrappedAtoms,
+    out: &mut PairDerivatives,
+) -> Result<()> {
+    let kernel = split.kernel;
+    real_space(geometry, atoms, split.r_cut, out, |r| {
+        kernel.real_term_and_derivative(r).1
+    })?;
+    reciprocal_space(geometry, atoms, split.g_cut, out, |g2| {
+        (
+            kernel.recip_coeff_with_error(g2).0,
+            kernel.recip_coeff_derivative(g2),
+        )
+    });
+    // The G = 0 constant scales as 1/V.
+    let c0 = kernel.constants().0;
+    out.strain
+        .iter_mut()
+        .for_each(|s| *s -= Mat3::identity() * c0);
+    Ok(())
 }
 
 /// Σ_k f'(r)/r · u and Σ_k f'(r)/r · u uᵀ over the images u = v + Lk with |u| ≤ r_cut.
@@ -225,10 +248,12 @@ mod tests {
             .values
     }
 
-    const POTENTIALS: [Potential; 4] = [
+    const POTENTIALS: [Potential; 6] = [
         Potential::InversePower(1.0),
         Potential::InversePower(6.0),
         Potential::InversePower(1.7),
+        Potential::Screened { kappa: 0.3 },
+        Potential::Screened { kappa: 2.5 },
         Potential::Exponential {
             alpha: 1.5,
             include_self: true,

@@ -6,12 +6,10 @@ use std::f64::consts::{PI, TAU};
 
 use nalgebra::DMatrix;
 
-use super::bounds::{
-    exponential_tail, real_space_tail, reciprocal_tail, solve_radius, LatticeCounting,
-};
+use super::bounds::{exponential_tail, solve_radius, LatticeCounting};
 use super::kernels::{
     lattice_vectors_within, reciprocal_vectors_within, ExponentialKernel, InversePowerKernel,
-    LatticePoint, ReducedGeometry, OP_ERROR, UNIT_ROUNDOFF,
+    LatticePoint, ReducedGeometry, ScreenedCoulombKernel, SplitKernel, OP_ERROR, UNIT_ROUNDOFF,
 };
 use super::{PairMatrix, Potential, Tolerance};
 use crate::cell::Vec3;
@@ -27,15 +25,21 @@ const COST_PHASE: f64 = 3.0;
 /// … and one ordered pair for one G (two FMAs in the GEMM).
 const COST_RECIP: f64 = 0.25;
 
+/// Screened-Coulomb tails are not pushed below this. For large κ the split sits at b = 25,
+/// where the whole reciprocal side is ≲ e^{−625} ≈ 1e-271: above this target it needs no G
+/// at all, below it would need ~1e9 G vectors for nothing. Smaller requests (or relative ones
+/// on entries that underflow) end in a tolerance error instead.
+const SCREENED_MIN_TAIL: f64 = 1e-250;
+
 /// Share of the tolerance first given to the tails (real + reciprocal); the rest is left for
 /// rounding, and re-balanced once the rounding bound is known.
 const TAIL_SHARE: f64 = 0.8;
 
-/// The chosen Ewald split of one 1/r^p sum: the kernel (with η), both cut-offs and the
-/// rigorous bounds on both omitted tails.
+/// The chosen Ewald split of one sum (1/r^p by default): the kernel (with η), both cut-offs
+/// and the rigorous bounds on both omitted tails.
 #[derive(Clone, Copy, Debug)]
-pub struct EwaldSplit {
-    pub kernel: InversePowerKernel,
+pub struct EwaldSplit<K = InversePowerKernel> {
+    pub kernel: K,
     /// Real-space cut-off on |v + Lk| (Å).
     pub r_cut: f64,
     /// Reciprocal cut-off on |G| (1/Å).
@@ -46,8 +50,8 @@ pub struct EwaldSplit {
     pub recip_tail: f64,
 }
 
-/// Cheapest split (by the cost model, for `n_atoms` atoms) whose two tails are each at most
-/// `tail_target`.
+/// Cheapest split of 1/r^p (by the cost model, for `n_atoms` atoms) whose two tails are each
+/// at most `tail_target`.
 pub fn choose_split(
     p: f64,
     geometry: &ReducedGeometry,
@@ -55,20 +59,29 @@ pub fn choose_split(
     tail_target: f64,
 ) -> Result<EwaldSplit> {
     let base = InversePowerKernel::new(p, 1.0, geometry.volume)?;
+    choose_kernel_split(base, geometry, n_atoms, tail_target)
+}
+
+/// Cheapest split of any [`SplitKernel`] (η of `base` is ignored): a log grid of η around
+/// 1/V^{1/3} (not below the kernel's `min_eta`), then one refinement around the best.
+pub fn choose_kernel_split<K: SplitKernel + Copy>(
+    base: K,
+    geometry: &ReducedGeometry,
+    n_atoms: usize,
+    tail_target: f64,
+) -> Result<EwaldSplit<K>> {
     let length = geometry.volume.cbrt();
     let n = n_atoms as f64;
     let pairs = n * (n - 1.0) / 2.0 + 1.0;
     let ball = 4.0 * PI / 3.0;
     let h = geometry.diameter / 2.0;
-    let evaluate = |eta: f64| -> Option<(f64, EwaldSplit)> {
-        let kernel = base.with_eta(eta);
-        let r_cut = solve_radius(
-            |r| real_space_tail(&kernel, &LatticeCounting::lattice(geometry), r),
-            tail_target,
-            4.0 / eta,
-        )?;
+    let counting = LatticeCounting::lattice(geometry);
+    let evaluate = |eta: f64| -> Option<(f64, EwaldSplit<K>)> {
+        let kernel = base.with_eta(eta.max(base.min_eta()));
+        let eta = kernel.eta();
+        let r_cut = solve_radius(|r| kernel.real_tail(&counting, r), tail_target, 4.0 / eta)?;
         let g_cut = solve_radius(
-            |g| reciprocal_tail(&kernel, geometry, g),
+            |g| kernel.reciprocal_tail(geometry, g),
             tail_target,
             8.0 * eta,
         )?;
@@ -83,19 +96,18 @@ pub fn choose_split(
             kernel,
             r_cut,
             g_cut,
-            real_tail: real_space_tail(&kernel, &LatticeCounting::lattice(geometry), r_cut),
-            recip_tail: reciprocal_tail(&kernel, geometry, g_cut),
+            real_tail: kernel.real_tail(&counting, r_cut),
+            recip_tail: kernel.reciprocal_tail(geometry, g_cut),
         };
         Some((real + recip, split))
     };
-    // Log grid of η over a factor 200 around 1/V^{1/3}, then one refinement around the best.
-    let cheapest = |a: &(f64, EwaldSplit), b: &(f64, EwaldSplit)| a.0.total_cmp(&b.0);
+    let cheapest = |a: &(f64, EwaldSplit<K>), b: &(f64, EwaldSplit<K>)| a.0.total_cmp(&b.0);
     let ratio: f64 = 2.0;
     let best = (-4..=4)
         .filter_map(|k| evaluate(ratio.powi(k) * 1.5 / length))
         .min_by(cheapest)
         .and_then(|coarse| {
-            let eta = coarse.1.kernel.eta;
+            let eta = coarse.1.kernel.eta();
             [0.7, 0.84, 1.19, 1.41]
                 .iter()
                 .filter_map(|f| evaluate(eta * f))
@@ -104,7 +116,8 @@ pub fn choose_split(
         });
     best.map(|b| b.1).ok_or_else(|| {
         Error::Tolerance(format!(
-            "no Ewald split of 1/r^{p} reaches tail bounds of {tail_target:e}"
+            "no Ewald split of {} reaches tail bounds of {tail_target:e}",
+            base.describe()
         ))
     })
 }
@@ -150,9 +163,23 @@ impl WrappedAtoms {
     }
 }
 
+impl<K: SplitKernel> EwaldSplit<K> {
+    /// The same split behind a trait object (for the parts that are not per-term hot).
+    fn erased(&self) -> EwaldSplit<&dyn SplitKernel> {
+        EwaldSplit {
+            kernel: &self.kernel,
+            r_cut: self.r_cut,
+            g_cut: self.g_cut,
+            real_tail: self.real_tail,
+            recip_tail: self.recip_tail,
+        }
+    }
+}
+
 /// A potential prepared for evaluation: its kernel, cut-offs and tails.
 enum Prepared {
     Ewald(EwaldSplit),
+    Screened(EwaldSplit<ScreenedCoulombKernel>),
     Exponential {
         kernel: ExponentialKernel,
         include_self: bool,
@@ -165,15 +192,17 @@ impl Prepared {
     fn r_cut(&self) -> f64 {
         match self {
             Prepared::Ewald(s) => s.r_cut,
+            Prepared::Screened(s) => s.r_cut,
             Prepared::Exponential { r_cut, .. } => *r_cut,
         }
     }
 
-    /// Relative rounding error of one evaluated term (r taken as exact).
-    fn term_rounding(&self) -> f64 {
+    /// The Ewald-type split, if the potential has one.
+    fn split(&self) -> Option<EwaldSplit<&dyn SplitKernel>> {
         match self {
-            Prepared::Ewald(s) => s.kernel.real_term_rounding(),
-            Prepared::Exponential { .. } => 2.0 * OP_ERROR,
+            Prepared::Ewald(s) => Some(s.erased()),
+            Prepared::Screened(s) => Some(s.erased()),
+            Prepared::Exponential { .. } => None,
         }
     }
 }
@@ -190,6 +219,12 @@ fn prepare(
             geometry,
             n_atoms,
             tail_budget / 2.0,
+        )?)),
+        Potential::Screened { kappa } => Ok(Prepared::Screened(choose_kernel_split(
+            ScreenedCoulombKernel::new(kappa, 1.0, geometry.volume)?,
+            geometry,
+            n_atoms,
+            (tail_budget / 2.0).max(SCREENED_MIN_TAIL),
         )?)),
         Potential::Exponential {
             alpha,
@@ -244,6 +279,9 @@ pub(super) fn validate(
             Potential::InversePower(p) => {
                 InversePowerKernel::new(p, 1.0, 1.0)?;
             }
+            Potential::Screened { kappa } => {
+                ScreenedCoulombKernel::new(kappa, 1.0, 1.0)?;
+            }
             Potential::Exponential { alpha, .. } => {
                 if !(alpha.is_finite() && alpha > 0.0) {
                     return Err(Error::InvalidInput(format!(
@@ -279,6 +317,12 @@ pub fn pair_matrices(
             Tolerance::Relative(r) => {
                 r * match *potential {
                     Potential::InversePower(p) => spacing.powf(-p),
+                    // Nearest-image term plus the cell average 4π/(Vκ²), damped like the
+                    // nearest image (which dominates for large κ).
+                    Potential::Screened { kappa } => {
+                        (-kappa * spacing).exp()
+                            * (1.0 / spacing + 4.0 * PI / (geometry.volume * kappa * kappa))
+                    }
                     Potential::Exponential {
                         alpha,
                         include_self,
@@ -305,6 +349,13 @@ pub fn pair_matrices(
                 Tolerance::Relative(rel) => {
                     // The exact largest |entry| is at least largest − bound.
                     let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+                    if largest == 0.0 && m.error_bound > 0.0 {
+                        return Err(Error::Tolerance(format!(
+                            "{:?}: every entry is 0 to within {:e} (the terms underflow), so a \
+                             relative tolerance cannot be met; give an absolute one",
+                            potentials[q], m.error_bound
+                        )));
+                    }
                     let floor = largest - m.error_bound;
                     let required = rel * floor;
                     if m.error_bound > required {
@@ -360,42 +411,23 @@ fn evaluate(
         .map(|(q, prep)| {
             let stats = &real.stats[q];
             let mut values = real.values[q].clone();
-            // Σ_k |f'(r_k)| over the evaluated terms of any pair: |f'| ≤ f ((p+2)/r + 2η²r) for
-            // 1/r^p (see `log_derivative_bound`), α f for exp(−αr).
-            let sensitivity = match prep {
-                Prepared::Ewald(split) => {
-                    let k = &split.kernel;
-                    (k.p + 2.0) / real.r_min * stats.largest
-                        + 2.0 * k.eta * k.eta * stats.largest_moment
-                }
-                Prepared::Exponential { kernel, .. } => kernel.alpha * stats.largest,
-            };
-            // Terms: own evaluation error, error of r, summation of at most `hits` terms.
-            let real_round = stats.largest * (prep.term_rounding() + u * stats.hits as f64)
-                + sensitivity * real.delta_r;
             let (tails, rounding) = match prep {
                 Prepared::Ewald(split) => {
-                    let k = &split.kernel;
-                    let (c0, self_c) = (k.g0_constant(), k.self_constant());
-                    let rs = &recip.stats[q];
-                    let (r, col) = (&recip.values, recip.slots[q] * n);
-                    for i in 0..n {
-                        for j in 0..n {
-                            values[i * n + j] += 0.5 * (r[(i, col + j)] + r[(j, col + i)]) + c0;
-                        }
-                        values[i * n + i] += self_c;
-                    }
-                    let perturbation = atoms.delta_v * (sensitivity + rs.sum_a_g);
-                    let constants = 8.0 * OP_ERROR * (c0.abs() + self_c.abs())
-                        + 4.0 * u * (stats.largest + rs.sum_a + c0.abs() + self_c.abs());
-                    (
-                        split.real_tail + split.recip_tail,
-                        real_round + perturbation + rs.rounding + constants,
-                    )
+                    split_terms(split.erased(), &mut values, &real, stats, &recip, q, atoms)
+                }
+                Prepared::Screened(split) => {
+                    split_terms(split.erased(), &mut values, &real, stats, &recip, q, atoms)
                 }
                 Prepared::Exponential {
-                    include_self, tail, ..
+                    kernel,
+                    include_self,
+                    tail,
+                    ..
                 } => {
+                    // Σ_k |f'(r_k)| = α Σ f; each term 2 ops; summation of `hits` terms.
+                    let sensitivity = kernel.alpha * stats.largest;
+                    let real_round = stats.largest * (2.0 * OP_ERROR + u * stats.hits as f64)
+                        + sensitivity * real.delta_r;
                     if *include_self {
                         for i in 0..n {
                             values[i * n + i] += 1.0;
@@ -418,6 +450,50 @@ fn evaluate(
             (matrix, rounding)
         })
         .collect())
+}
+
+/// Adds the reciprocal part and both constants of an Ewald-type split to the real-space sums
+/// `values` of potential `q`; returns (tail bound, rounding bound).
+fn split_terms(
+    split: EwaldSplit<&dyn SplitKernel>,
+    values: &mut [f64],
+    real: &RealSpace,
+    stats: &RealStats,
+    recip: &Reciprocal,
+    q: usize,
+    atoms: &WrappedAtoms,
+) -> (f64, f64) {
+    let u = UNIT_ROUNDOFF;
+    let k = split.kernel;
+    // Σ_k |f'(r_k)| over the evaluated terms of any pair, from |f'| ≤ f (a + c r) (for 1/r^p
+    // a = (p+2)/r_min, c = 2η², see `log_derivative_bound`); the terms' relative rounding
+    // ≤ a' + c' r likewise: both as a Σf + c Σfr.
+    let (slope, slope_r) = k.log_derivative(real.r_min);
+    let (term, term_r) = k.real_rounding(split.r_cut);
+    let sensitivity = slope * stats.largest + slope_r * stats.largest_moment;
+    // Terms: own evaluation error, error of r, summation of at most `hits` terms.
+    let real_round = stats.largest * (term + u * stats.hits as f64)
+        + term_r * stats.largest_moment
+        + sensitivity * real.delta_r;
+    let (c0, self_c, constants_error) = k.constants();
+    let rs = &recip.stats[q];
+    let n = atoms.frac.len();
+    let (r, col) = (&recip.values, recip.slots[q] * n);
+    for i in 0..n {
+        for j in 0..n {
+            values[i * n + j] += 0.5 * (r[(i, col + j)] + r[(j, col + i)]) + c0;
+        }
+        values[i * n + i] += self_c;
+    }
+    let perturbation = atoms.delta_v * (sensitivity + rs.sum_a_g);
+    // The final additions; subnormal terms lose relative accuracy (≤ 4 × the smallest normal).
+    let constants = constants_error
+        + 4.0 * u * (stats.largest + rs.sum_a + c0.abs() + self_c.abs())
+        + stats.hits as f64 * 4.0 * f64::MIN_POSITIVE / real.r_min;
+    (
+        split.real_tail + split.recip_tail,
+        real_round + perturbation + rs.rounding + constants,
+    )
 }
 
 /// Magnitudes of one potential's real-space sums, for the error bound.
@@ -526,6 +602,9 @@ impl RealSpace {
             for ((a, prep), &c2) in acc.iter_mut().zip(prepared).zip(&cut2) {
                 *a = match prep {
                     Prepared::Ewald(s) => RealStats::of(&distances, c2, |r| s.kernel.real_term(r)),
+                    Prepared::Screened(s) => {
+                        RealStats::of(&distances, c2, |r| s.kernel.real_term(r))
+                    }
                     Prepared::Exponential { kernel, .. } => {
                         RealStats::of(&distances, c2, |r| kernel.term(r))
                     }
@@ -585,17 +664,14 @@ impl Reciprocal {
     ) -> Self {
         let g_max = prepared
             .iter()
-            .map(|p| match p {
-                Prepared::Ewald(s) => s.g_cut,
-                Prepared::Exponential { .. } => 0.0,
-            })
+            .map(|p| p.split().map_or(0.0, |s| s.g_cut))
             .fold(0.0, f64::max);
         let mut stats = vec![ReciprocalStats::default(); prepared.len()];
         // Row block of each Ewald potential in the stacked GEMM.
         let mut slots = vec![0; prepared.len()];
         let mut rows = 0;
         for (slot, prep) in slots.iter_mut().zip(prepared) {
-            if let Prepared::Ewald(_) = prep {
+            if prep.split().is_some() {
                 *slot = rows;
                 rows += 1;
             }
@@ -654,7 +730,7 @@ impl Reciprocal {
         let mut twice_a = vec![0.0; m];
         let mut scaled = Vec::with_capacity(2 * m * rows * n);
         for (q, prep) in prepared.iter().enumerate() {
-            let Prepared::Ewald(split) = prep else {
+            let Some(split) = prep.split() else {
                 continue;
             };
             let st = &mut stats[q];

@@ -1,7 +1,9 @@
 //! Reusable pieces of the exact lattice sums: the Ewald/Crandall split of 1/r^p (real-space
 //! radial term and its derivative, reciprocal coefficient a(|G|²) and its derivative, the
-//! G = 0 and self constants), the exponential kernel, and lattice / reciprocal-vector
-//! enumeration inside a sphere. Per-atom sums, forces and stress are built from these.
+//! G = 0 and self constants), the Yukawa–Ewald split of e^{−κr}/r
+//! ([`ScreenedCoulombKernel`]), both behind the [`SplitKernel`] trait the exact engine uses,
+//! the exponential kernel, and lattice / reciprocal-vector enumeration inside a sphere.
+//! Per-atom sums, forces and stress are built from these.
 //!
 //! Splitting (Crandall 1998): with 1/r^p = Γ(p/2)⁻¹ ∫₀^∞ t^{p/2-1} e^{-r²t} dt cut at t = η²,
 //!
@@ -15,6 +17,7 @@
 
 use std::f64::consts::PI;
 
+use super::bounds::{self, LatticeCounting};
 use crate::cell::{Lattice, Vec3};
 use crate::error::{Error, Result};
 use crate::math::gamma::ERFC_ERROR;
@@ -262,6 +265,289 @@ impl InversePowerKernel {
     }
 }
 
+impl SplitKernel for InversePowerKernel {
+    fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    fn with_eta(&self, eta: f64) -> Self {
+        InversePowerKernel::with_eta(self, eta)
+    }
+
+    fn min_eta(&self) -> f64 {
+        0.0
+    }
+
+    #[inline]
+    fn real_term(&self, r: f64) -> f64 {
+        InversePowerKernel::real_term(self, r)
+    }
+
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        InversePowerKernel::real_term_and_derivative(self, r)
+    }
+
+    fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        InversePowerKernel::recip_coeff_derivative(self, g2)
+    }
+
+    fn real_term_cost(&self) -> f64 {
+        InversePowerKernel::real_term_cost(self)
+    }
+
+    fn real_rounding(&self, _r_cut: f64) -> (f64, f64) {
+        (self.real_term_rounding(), 0.0)
+    }
+
+    /// From [`log_derivative_bound`](InversePowerKernel::log_derivative_bound).
+    fn log_derivative(&self, r_min: f64) -> (f64, f64) {
+        ((self.p + 2.0) / r_min, 2.0 * self.eta * self.eta)
+    }
+
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64) {
+        InversePowerKernel::recip_coeff_with_error(self, g2)
+    }
+
+    fn constants(&self) -> (f64, f64, f64) {
+        let (c0, self_c) = (self.g0_constant(), self.self_constant());
+        (c0, self_c, 8.0 * OP_ERROR * (c0.abs() + self_c.abs()))
+    }
+
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64 {
+        bounds::real_space_tail(self, counting, r_cut)
+    }
+
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64 {
+        bounds::reciprocal_tail(self, geometry, g_cut)
+    }
+
+    fn describe(&self) -> String {
+        format!("1/r^{}", self.p)
+    }
+}
+
+/// The pieces of an Ewald-type split f = f_real + f_recip of a radial potential that the exact
+/// engine needs: the real-space term, the reciprocal coefficients, the two constants, and
+/// rigorous bounds on tails, rounding and sensitivity. One engine serves every such split.
+pub trait SplitKernel {
+    /// Splitting parameter η (1/Å).
+    fn eta(&self) -> f64;
+    /// The same kernel with another splitting parameter.
+    fn with_eta(&self, eta: f64) -> Self
+    where
+        Self: Sized;
+    /// Smallest useful η (below it the split changes nothing but risks underflow).
+    fn min_eta(&self) -> f64;
+    /// Real-space radial term f_real(r), r > 0.
+    fn real_term(&self, r: f64) -> f64;
+    /// (f_real(r), f_real'(r)) (for forces and stress).
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64);
+    /// da/d(|G|²) (for stress).
+    fn recip_coeff_derivative(&self, g2: f64) -> f64;
+    /// Cost of one real-space term relative to an exp, for the cost model.
+    fn real_term_cost(&self) -> f64;
+    /// (a, c): relative rounding error of `real_term(r)` for exact r ≤ r_cut is ≤ a + c·r.
+    fn real_rounding(&self, r_cut: f64) -> (f64, f64);
+    /// (a, c): |f_real'(r)| ≤ (a + c·r) f_real(r) for r ≥ r_min.
+    fn log_derivative(&self, r_min: f64) -> (f64, f64);
+    /// Reciprocal coefficient a(|G|²) of cos(G·v) (G and −G together) and its rounding bound.
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64);
+    /// (G = 0 constant added to every pair, self constant added when i == j, rounding bound of
+    /// both).
+    fn constants(&self) -> (f64, f64, f64);
+    /// Bound on the real-space terms beyond `r_cut` over the points counted by `counting`.
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64;
+    /// Bound on Σ_{|G| > g_cut} a(|G|) (both ±G).
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64;
+    /// Name of the potential for error messages.
+    fn describe(&self) -> String;
+}
+
+/// Screened Coulomb (Yukawa) e^{−κr}/r split at η, for a cell of volume V. From
+/// e^{−κr}/r = (2/√π) ∫₀^∞ exp(−r²t² − κ²/(4t²)) dt cut at t = η, with b = κ/(2η):
+///
+/// f_real(r) = [e^{−κr} erfc(ηr − b) + e^{κr} erfc(ηr + b)] / (2r)   (the part t > η)
+/// a(G²)     = (4π/V) e^{−(G²+κ²)/(4η²)} / (G² + κ²)                 (Fourier transform of t < η)
+/// c₀        = (4π/(Vκ²)) e^{−b²}                                    (G = 0: finite, no background)
+/// self      = −[2η/√π e^{−b²} − κ erfc(b)]                          (−f_recip(0) for i == j)
+///
+/// As κ → 0, S_Y − 4π/(Vκ²) → S_C + κ δ_ij (the Coulomb sum with neutralising background).
+#[derive(Clone, Copy, Debug)]
+pub struct ScreenedCoulombKernel {
+    /// Inverse screening length κ (1/Å).
+    pub kappa: f64,
+    /// Splitting parameter η (1/Å).
+    pub eta: f64,
+    /// Cell volume V (Å³).
+    pub volume: f64,
+    /// b = κ/(2η).
+    b: f64,
+}
+
+/// Largest b = κ/(2η) used: e^{−b²} ≥ 1e-271 stays a normal f64 (no underflow anywhere) and
+/// the reciprocal part is then far below any reachable tolerance.
+const SCREENED_MAX_B: f64 = 25.0;
+
+/// Where b − ηr ≥ this, erfc(ηr − b) = 2 and the second term are negligible below 1e-19
+/// relative, and f_real(r) = e^{−κr}/r to that accuracy (the direct-summation regime).
+const SCREENED_DIRECT_GAP: f64 = 6.5;
+
+impl ScreenedCoulombKernel {
+    /// Validates κ, η, V (finite, > 0).
+    pub fn new(kappa: f64, eta: f64, volume: f64) -> Result<Self> {
+        if !(kappa.is_finite() && kappa > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "screening constant kappa must be finite and > 0 (1/Å), got kappa = {kappa}"
+            )));
+        }
+        if !(eta.is_finite() && eta > 0.0 && volume.is_finite() && volume > 0.0) {
+            return Err(Error::InvalidInput(format!(
+                "splitting parameter and volume must be > 0, got eta = {eta}, V = {volume}"
+            )));
+        }
+        Ok(ScreenedCoulombKernel {
+            kappa,
+            eta,
+            volume,
+            b: kappa / (2.0 * eta),
+        })
+    }
+
+    /// b = κ/(2η).
+    pub fn b(&self) -> f64 {
+        self.b
+    }
+
+    /// (T₁, T₂) without overflow of e^{κr} or underflow of erfc: where erfc(z) would lose
+    /// range, e^{±κr} erfc(ηr ∓ b) = e^{−η²r²−b²} erfcx(ηr ∓ b).
+    #[inline]
+    fn real_pair(&self, r: f64) -> (f64, f64) {
+        let (x, b, kr) = (self.eta * r, self.b, self.kappa * r);
+        let scaled = |z: f64| (-(x * x + b * b)).exp() * crate::math::erfcx(z);
+        // One exp for both e^{∓κr}: where erfc(x + b) is used, κr = 2xb < (x+b)²/2 < 338, so
+        // e^{−κr} is a normal number.
+        let damping = (-kr).exp();
+        let t1 = if x - b < 26.0 {
+            damping * crate::math::erfc(x - b)
+        } else {
+            scaled(x - b)
+        };
+        let t2 = if x + b < 26.0 {
+            crate::math::erfc(x + b) / damping
+        } else {
+            scaled(x + b)
+        };
+        (t1, t2)
+    }
+}
+
+impl SplitKernel for ScreenedCoulombKernel {
+    fn eta(&self) -> f64 {
+        self.eta
+    }
+
+    fn with_eta(&self, eta: f64) -> Self {
+        ScreenedCoulombKernel {
+            eta,
+            b: self.kappa / (2.0 * eta),
+            ..*self
+        }
+    }
+
+    fn min_eta(&self) -> f64 {
+        self.kappa / (2.0 * SCREENED_MAX_B)
+    }
+
+    #[inline]
+    fn real_term(&self, r: f64) -> f64 {
+        if self.b - self.eta * r >= SCREENED_DIRECT_GAP {
+            return (-self.kappa * r).exp() / r;
+        }
+        let (t1, t2) = self.real_pair(r);
+        (t1 + t2) / (2.0 * r)
+    }
+
+    /// With T₁ = e^{−κr} erfc(ηr − b), T₂ = e^{κr} erfc(ηr + b):
+    /// f' = [κ(T₂ − T₁) − (4η/√π) e^{−η²r²−b²}] / (2r) − f/r.
+    fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        let (x, b) = (self.eta * r, self.b);
+        let (t1, t2) = self.real_pair(r);
+        let f = (t1 + t2) / (2.0 * r);
+        let gauss = 4.0 / PI.sqrt() * self.eta * (-(x * x + b * b)).exp();
+        (f, (self.kappa * (t2 - t1) - gauss) / (2.0 * r) - f / r)
+    }
+
+    /// da/d(|G|²) = −a (1/(4η²) + 1/(G² + κ²)).
+    fn recip_coeff_derivative(&self, g2: f64) -> f64 {
+        let s = g2 + self.kappa * self.kappa;
+        -self.recip_coeff_with_error(g2).0 * (0.25 / (self.eta * self.eta) + 1.0 / s)
+    }
+
+    /// One exp and two erfc (erfc ≈ 4 exp), or one exp in the direct regime.
+    fn real_term_cost(&self) -> f64 {
+        if self.b >= 2.0 * SCREENED_DIRECT_GAP {
+            1.0
+        } else {
+            9.0
+        }
+    }
+
+    /// Relative error ≤ OP_ERROR (6 + 3b + κr + 8x² + 4x), x = ηr ≤ η r_cut. Arguments:
+    /// erfc(z) for z = x ∓ b carries the error of z (≤ 2u(x + b)) amplified by
+    /// |erfc'/erfc| ≤ 2/√π (z ≤ 0) or 2(z + 1) (z ≥ 0, from erfcx(z) > 2/(√π(z + √(z²+2))));
+    /// e^{±κr} that of κr (u·κr); T₂ ≤ T₁ e^{−(b−x)²}/(√π(x+b)) for x < b keeps T₂'s share
+    /// linear in b. Plus the libm calls, the products, the sum and the division.
+    fn real_rounding(&self, r_cut: f64) -> (f64, f64) {
+        let eta = self.eta;
+        (
+            OP_ERROR * (6.0 + 3.0 * self.b),
+            OP_ERROR * (self.kappa + 8.0 * eta * eta * r_cut + 4.0 * eta),
+        )
+    }
+
+    /// From the derivative in [`real_term_and_derivative`](Self::real_term_and_derivative):
+    /// |T₂ − T₁| ≤ 2rf, and 2rf ≥ e^{−x²−b²} erfcx(x − b) ≥ e^{−x²−b²} / (√π(max(x−b, 0) + 1)),
+    /// so |f'| ≤ f (1/r + κ + 4η(1 + ηr)).
+    fn log_derivative(&self, r_min: f64) -> (f64, f64) {
+        let eta = self.eta;
+        (1.0 / r_min + self.kappa + 4.0 * eta, 4.0 * eta * eta)
+    }
+
+    /// Relative error ≤ OP_ERROR (4 + 3y), y = (G² + κ²)/(4η²): G² (4u), + κ², × 1/(4η²),
+    /// exp (u·y from the argument), the division and 4π/V.
+    fn recip_coeff_with_error(&self, g2: f64) -> (f64, f64) {
+        let s = g2 + self.kappa * self.kappa;
+        let y = s / (4.0 * self.eta * self.eta);
+        let value = 4.0 * PI / self.volume * (-y).exp() / s;
+        (value, value * OP_ERROR * (4.0 + 3.0 * y))
+    }
+
+    /// The self constant is a difference of t₁ = 2η e^{−b²}/√π and t₂ = κ erfc(b) (which
+    /// cancel for large b): its error is charged on t₁ + t₂. erfc(b) carries b's error
+    /// amplified by 2(b + 1).
+    fn constants(&self) -> (f64, f64, f64) {
+        let (kappa, eta, b) = (self.kappa, self.eta, self.b);
+        let e = (-b * b).exp();
+        let c0 = 4.0 * PI / (self.volume * kappa * kappa) * e;
+        let t1 = 2.0 * eta / PI.sqrt() * e;
+        let t2 = kappa * crate::math::erfc(b);
+        let err = OP_ERROR * ((c0 + t1) * (6.0 + 3.0 * b * b) + t2 * (4.0 + b * (b + 1.0)));
+        (c0, t2 - t1, err)
+    }
+
+    fn real_tail(&self, counting: &LatticeCounting, r_cut: f64) -> f64 {
+        bounds::screened_real_tail(self, counting, r_cut)
+    }
+
+    fn reciprocal_tail(&self, geometry: &ReducedGeometry, g_cut: f64) -> f64 {
+        bounds::screened_reciprocal_tail(self, geometry, g_cut)
+    }
+
+    fn describe(&self) -> String {
+        format!("exp(-{} r)/r", self.kappa)
+    }
+}
+
 /// x^e, by multiplications and one square root when 2e is a (small) integer: powf costs
 /// ~20 ns and this is on the per-G path.
 fn half_power(x: f64, e: f64) -> f64 {
@@ -472,6 +758,90 @@ mod tests {
             let fd = (k.recip_coeff(g2 + h) - k.recip_coeff(g2 - h)) / (2.0 * h);
             assert!((da - fd).abs() < 1e-7 * da.abs(), "p={p}");
         }
+    }
+
+    /// (2/√π) ∫ exp(−r²t² − κ²/(4t²)) dt over [lo, hi] by Simpson in u = ln t (smooth; the
+    /// step keeps the h⁴ error below 1e-12 relative for the peaked integrands used here).
+    fn yukawa_integral(r: f64, kappa: f64, lo: f64, hi: f64) -> f64 {
+        let f = |u: f64| {
+            let t = u.exp();
+            t * (-(r * r * t * t) - kappa * kappa / (4.0 * t * t)).exp()
+        };
+        let n = 200_000;
+        let (a, b) = (lo.ln(), hi.ln());
+        let h = (b - a) / n as f64;
+        let mut sum = f(a) + f(b);
+        for i in 1..n {
+            sum += f(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
+        }
+        2.0 / PI.sqrt() * sum * h / 3.0
+    }
+
+    #[test]
+    fn screened_kernel_pieces_match_their_integrals() {
+        for (kappa, eta) in [
+            (0.3, 0.8),
+            (2.0, 0.5),
+            (5.0, 0.12),
+            (0.05, 1.3),
+            (40.0, 1.0),
+        ] {
+            let k = ScreenedCoulombKernel::new(kappa, eta, 70.0).unwrap();
+            for r in [0.2, 0.9, 2.5, 6.0, 11.0] {
+                let f = k.real_term(r);
+                // The integral over t > η (upper end where the integrand is < 1e-300).
+                let hi = (800.0f64).sqrt() / r + 10.0 * eta;
+                let q = yukawa_integral(r, kappa, eta, hi);
+                assert!(
+                    (f - q).abs() <= 1e-10 * q + 1e-300,
+                    "κ={kappa} η={eta} r={r}: {f} {q}"
+                );
+                // Envelopes used by the tail bounds.
+                assert!(f <= (-kappa * r).exp() / r * (1.0 + 1e-14));
+                if eta * r >= k.b() {
+                    let x = eta * r;
+                    assert!(f <= (-(x * x) - k.b() * k.b()).exp() / r * (1.0 + 1e-14));
+                }
+                // The log-derivative bound, against the analytic derivative and differences.
+                let (_, df) = k.real_term_and_derivative(r);
+                let h = 1e-6 * r;
+                let fd = (k.real_term(r + h) - k.real_term(r - h)) / (2.0 * h);
+                assert!((df - fd).abs() <= 1e-6 * df.abs() + 1e-250, "{df} {fd}");
+                let (a, c) = k.log_derivative(r);
+                assert!(df.abs() <= (a + c * r) * f, "κ={kappa} η={eta} r={r}");
+            }
+            // Self constant: −lim_{r→0} (e^{−κr}/r − f_real(r)) = −(2/√π) ∫₀^η e^{−κ²/(4t²)} dt.
+            let (c0, self_c, err) = k.constants();
+            // From where the integrand is e^{−800}.
+            let q = -yukawa_integral(0.0, kappa, kappa / 800f64.sqrt() / 2.0, eta);
+            assert!(
+                (self_c - q).abs() <= 1e-10 * q.abs() + err + 1e-300,
+                "{self_c} {q}"
+            );
+            let b = kappa / (2.0 * eta);
+            let expected = 4.0 * PI / (70.0 * kappa * kappa) * (-b * b).exp();
+            assert!((c0 - expected).abs() <= 1e-14 * expected);
+            // a(G²) is the Fourier coefficient of the part t < η: decreasing in G.
+            let (a1, _) = k.recip_coeff_with_error(1.0);
+            let (a2, _) = k.recip_coeff_with_error(1.5);
+            assert!(a2 < a1 || a1 == 0.0);
+            let h = 1e-5;
+            let fd = (k.recip_coeff_with_error(1.0 + h).0 - k.recip_coeff_with_error(1.0 - h).0)
+                / (2.0 * h);
+            let da = k.recip_coeff_derivative(1.0);
+            assert!((da - fd).abs() <= 1e-7 * da.abs() + 1e-300);
+        }
+        // Arguments where erfc(ηr + b) underflows (ηr + b > 26) still give the right value;
+        // where e^{κr} would overflow (κr > 700) the value is below 1e-300 and stays finite.
+        let k = ScreenedCoulombKernel::new(30.0, 1.0, 10.0).unwrap();
+        let (f, q) = (k.real_term(20.0), yukawa_integral(20.0, 30.0, 1.0, 40.0));
+        assert!(q > 1e-290 && (f - q).abs() <= 1e-10 * q, "{f} {q}");
+        for r in [24.0, 30.0, 60.0] {
+            let f = k.real_term(r);
+            assert!(f.is_finite() && (0.0..1e-300).contains(&f), "{f}");
+        }
+        assert!(ScreenedCoulombKernel::new(0.0, 1.0, 1.0).is_err());
+        assert!(ScreenedCoulombKernel::new(f64::NAN, 1.0, 1.0).is_err());
     }
 
     #[test]
