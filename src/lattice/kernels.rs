@@ -483,12 +483,12 @@ impl SplitKernel for ScreenedCoulombKernel {
         -self.recip_coeff_with_error(g2).0 * (0.25 / (self.eta * self.eta) + 1.0 / s)
     }
 
-    /// One exp and two erfc (erfc ≈ 4 exp), or one exp in the direct regime.
+    /// One exp and two erfc (erfc ≈ 2 exp), or one exp in the direct regime.
     fn real_term_cost(&self) -> f64 {
         if self.b >= 2.0 * SCREENED_DIRECT_GAP {
             1.0
         } else {
-            9.0
+            5.0
         }
     }
 
@@ -496,11 +496,12 @@ impl SplitKernel for ScreenedCoulombKernel {
     /// erfc(z) for z = x ∓ b carries the error of z (≤ 2u(x + b)) amplified by
     /// |erfc'/erfc| ≤ 2/√π (z ≤ 0) or 2(z + 1) (z ≥ 0, from erfcx(z) > 2/(√π(z + √(z²+2))));
     /// e^{±κr} that of κr (u·κr); T₂ ≤ T₁ e^{−(b−x)²}/(√π(x+b)) for x < b keeps T₂'s share
-    /// linear in b. Plus the libm calls, the products, the sum and the division.
+    /// linear in b. Plus the libm calls, the products, the sum and the division, and the
+    /// two erfc's own error beyond OP_ERROR.
     fn real_rounding(&self, r_cut: f64) -> (f64, f64) {
         let eta = self.eta;
         (
-            OP_ERROR * (6.0 + 3.0 * self.b),
+            OP_ERROR * (6.0 + 3.0 * self.b) + 2.0 * (ERFC_ERROR - OP_ERROR).max(0.0),
             OP_ERROR * (self.kappa + 8.0 * eta * eta * r_cut + 4.0 * eta),
         )
     }
