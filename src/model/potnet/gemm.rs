@@ -87,7 +87,9 @@ impl Weights {
             let x = Tensor::from_slice(x, (rows, k), &Device::Cpu)?;
             return x.matmul(&self.tensor)?.flatten_all()?.to_vec1();
         }
-        let mut out = vec![0.0f32; rows * n];
+        // Uninitialised: the kernel writes every entry (all rows of all panels) before the
+        // length is set, so zeroing would be a wasted pass.
+        let mut out: Vec<f32> = Vec::with_capacity(rows * n);
         let panels = n / PANEL;
         let out_ptr = OutPtr(out.as_mut_ptr());
         // Task (row chunk, panel group): its rows of x, its panels of W, and the output
@@ -124,6 +126,9 @@ impl Weights {
                 avx512::product(x, k, &self.panels, 0, n, out.as_mut_ptr())
             }
         }
+        // SAFETY: all rows × n entries were written above (a failed assertion in the kernel
+        // panics before this point).
+        unsafe { out.set_len(rows * n) };
         Ok(out)
     }
 }
