@@ -184,22 +184,16 @@ mod avx512 {
             for r0 in (0..rows).step_by(MR) {
                 let (xb, ob) = (x.as_ptr().add(r0 * k), ob.add(r0 * n));
                 let w = panel.as_ptr();
-                match rows - r0 {
-                    1 => block::<1>(xb, k, w, n, ob),
-                    2 => block::<2>(xb, k, w, n, ob),
-                    3 => block::<3>(xb, k, w, n, ob),
-                    4 => block::<4>(xb, k, w, n, ob),
-                    5 => block::<5>(xb, k, w, n, ob),
-                    6 => block::<6>(xb, k, w, n, ob),
-                    7 => block::<7>(xb, k, w, n, ob),
-                    8 => block::<8>(xb, k, w, n, ob),
-                    9 => block::<9>(xb, k, w, n, ob),
-                    10 => block::<10>(xb, k, w, n, ob),
-                    11 => block::<11>(xb, k, w, n, ob),
-                    12 => block::<12>(xb, k, w, n, ob),
-                    13 => block::<13>(xb, k, w, n, ob),
-                    _ => block::<MR>(xb, k, w, n, ob),
+                // One instance per remainder: R is a compile-time register count.
+                macro_rules! rows {
+                    ($($r:literal)*) => {
+                        match rows - r0 {
+                            $($r => block::<$r>(xb, k, w, n, ob),)*
+                            _ => block::<MR>(xb, k, w, n, ob),
+                        }
+                    };
                 }
+                rows!(1 2 3 4 5 6 7 8 9 10 11 12 13);
             }
         }
     }
