@@ -10,9 +10,10 @@
 //!   first layers are concatenated into one 2F-wide product;
 //! * BatchNorm runs in eval mode, folded into y = x * scale + shift with the running
 //!   statistics (as PyTorch's CPU kernel does);
-//! * matrix products run in [`gemm`](super::gemm) (weights packed once at load); everything elementwise runs in fused loops over
-//!   plain f32 rows (gather + SiLU; gate + value + multiplicity + scatter-add), with the
-//!   branch-free, vectorisable exp of [`fast`], accurate to about one f32 ulp.
+//! * matrix products run in [`gemm`](super::gemm) (weights packed once at load); everything
+//!   elementwise runs in fused loops over plain f32 rows (gather + SiLU; gate + value +
+//!   multiplicity + scatter-add), compiled for AVX-512 where the CPU has it ([`fast::wide`]),
+//!   with the branch-free, vectorisable exp of [`fast`], accurate to about one f32 ulp.
 
 use candle_core::{Device, Tensor};
 use candle_nn::{linear, VarBuilder};
