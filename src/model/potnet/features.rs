@@ -108,6 +108,7 @@ impl Rbf {
     }
 
     /// Appends the expansion of `x` to `out`.
+    #[inline(always)]
     fn expand_into(&self, x: f32, out: &mut Vec<f32>) {
         out.extend(self.centers.iter().map(|&c| {
             let t = self.gamma * (x - c);
@@ -371,12 +372,17 @@ impl Batch {
             b.weight.push(1.0);
         }
         let t: Vec<f32> = local_values.iter().map(|&d| -0.75 / d).collect();
-        for &v in &t {
-            local.expand_into(v, &mut b.local_rbf);
-        }
-        for &s in &inf_values {
-            inf.expand_into(s, &mut b.inf_rbf);
-        }
+        super::network::fast::wide(
+            #[inline(always)]
+            || {
+                for &v in &t {
+                    local.expand_into(v, &mut b.local_rbf);
+                }
+                for &s in &inf_values {
+                    inf.expand_into(s, &mut b.inf_rbf);
+                }
+            },
+        );
         Ok(b)
     }
 
