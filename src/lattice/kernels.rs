@@ -248,7 +248,7 @@ impl InversePowerKernel {
         -self.eta.powf(self.p) / (self.gamma_s * self.p / 2.0)
     }
 
-    /// Cost of one real-space term relative to an exp (erfc is ~4× dearer), for the cost model.
+    /// Cost of one real-space term relative to an exp (erfc costs about two), for the cost model.
     pub fn real_term_cost(&self) -> f64 {
         match self.real_form {
             GammaForm::HalfInteger(_) => 2.0,
