@@ -2,6 +2,7 @@
 
 pub mod energy;
 pub mod file;
+pub mod local;
 pub mod physics;
 pub mod potnet;
 
