@@ -11,6 +11,7 @@ use crate::elements;
 use crate::error::{Error, Result};
 use crate::model::energy::EnergyModel;
 use crate::model::file::{description, looks_like_safetensors};
+use crate::model::linear::LinearModel;
 use crate::model::physics::PhysicsModel;
 use crate::model::potnet::PotnetModel;
 use crate::model::{Partition, Request, Results};
@@ -26,6 +27,9 @@ pub enum Model {
     Potnet(Box<PotnetModel>),
     /// Energy model for simulation (safetensors model file of kind "energy").
     Energy(std::sync::Arc<EnergyModel>),
+    /// Linear (atomic cluster expansion) energy model with complete long-range sums
+    /// (safetensors model file of kind "linear").
+    Linear(std::sync::Arc<LinearModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -78,10 +82,18 @@ impl Calculator {
     /// model a safetensors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if looks_like_safetensors(bytes) {
-            if declares_energy_kind(bytes) {
-                return Ok(Self::new(Model::Energy(std::sync::Arc::new(
-                    EnergyModel::from_bytes(bytes)?,
-                ))));
+            match declared_kind(bytes).as_deref() {
+                Some("energy") => {
+                    return Ok(Self::new(Model::Energy(std::sync::Arc::new(
+                        EnergyModel::from_bytes(bytes)?,
+                    ))))
+                }
+                Some(crate::model::linear::file::KIND) => {
+                    return Ok(Self::new(Model::Linear(std::sync::Arc::new(
+                        crate::model::linear::file::read(bytes)?,
+                    ))))
+                }
+                _ => {}
             }
             return Ok(Self::new(Model::Potnet(Box::new(PotnetModel::from_bytes(
                 bytes,
@@ -141,6 +153,14 @@ impl Calculator {
                 elements: symbols(m.elements()),
                 cutoff: Some(m.config().cutoff),
             },
+            Model::Linear(m) => ModelInfo {
+                kind: "linear".into(),
+                name: m.meta.name.clone(),
+                energy: true,
+                targets: Vec::new(),
+                elements: symbols(m.featurizer().elements()),
+                cutoff: Some(m.config().cutoff),
+            },
         }
     }
 
@@ -184,6 +204,7 @@ impl Calculator {
                 })
             }
             Model::Energy(m) => unsplit(structure, request, |r| m.compute(structure, r)),
+            Model::Linear(m) => m.compute(structure, request),
         }
     }
 }
@@ -210,14 +231,14 @@ fn unsplit(
     })
 }
 
-/// Whether a safetensors model file's metadata declares `"kind": "energy"` (PotNet files
-/// declare a `format` instead).
-fn declares_energy_kind(bytes: &[u8]) -> bool {
+/// The `kind` a safetensors model file's metadata declares (`"energy"`, `"linear"`);
+/// PotNet files declare a `format` instead.
+fn declared_kind(bytes: &[u8]) -> Option<String> {
     description(bytes)
         .ok()
         .flatten()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|meta| meta.get("kind").and_then(|k| k.as_str()) == Some("energy"))
+        .and_then(|meta| meta.get("kind")?.as_str().map(str::to_string))
 }
 
 fn symbols(numbers: &[u8]) -> Vec<String> {

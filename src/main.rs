@@ -33,6 +33,8 @@ enum Command {
     Train(Box<cli::train::Args>),
     /// Train an energy model on energies, forces and stresses (extended XYZ).
     TrainEnergy(cli::train_energy::Args),
+    /// Fit a linear (atomic cluster expansion) energy model by Bayesian least squares.
+    Fit(cli::fit::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => cli::evaluate::run(args),
         Command::Train(args) => cli::train::run(*args),
         Command::TrainEnergy(args) => cli::train_energy::run(args),
+        Command::Fit(args) => cli::fit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -426,6 +426,7 @@ unsafe fn compute_into(
         properties: properties.is_some(),
         energy_atoms,
         partition,
+        ..Request::default()
     };
     let computed: Results = model.install(|| model.calculator.compute(&structure, &wanted))?;
     results.energy = computed.energy;

@@ -3,6 +3,7 @@
 
 pub mod energy;
 pub mod evaluate;
+pub mod fit;
 pub mod import_potnet;
 pub mod potentials;
 pub mod predict;

@@ -2,6 +2,7 @@
 
 pub mod energy;
 pub mod file;
+pub mod linear;
 pub mod local;
 pub mod physics;
 pub mod potnet;
@@ -27,6 +28,8 @@ pub struct Request {
     /// MPI ranks holding the same structure split the work and sum; properties do not split.
     /// Models without a split compute everything in share 0 and zeros in the others.
     pub partition: Partition,
+    /// The energy's standard deviation from the model's committee, for models that have one.
+    pub uncertainty: bool,
 }
 
 impl Request {
@@ -50,6 +53,9 @@ pub struct Results {
     pub energy: f64,
     /// Rigorous bound on the error of `energy` from truncating the lattice sums (eV).
     pub energy_error_bound: f64,
+    /// Standard deviation of the energy over the model's committee (eV), when requested and
+    /// the model has one: an estimate of the model's own error.
+    pub energy_std: Option<f64>,
     pub per_atom_energies: Option<Vec<f64>>,
     pub forces: Option<Vec<Vec3>>,
     pub virial: Option<Mat3>,

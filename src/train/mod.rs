@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 
 pub mod dataset;
 pub mod energy;
+pub mod linear;
 pub mod metrics;
 pub mod optim;
 pub mod plots;

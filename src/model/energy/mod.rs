@@ -125,7 +125,7 @@ impl EnergyModel {
             per_atom_energies: request.per_atom_energies.then_some(per_atom),
             forces: request.forces.then_some(forces),
             virial: request.virial.then_some(virial),
-            properties: None,
+            ..Results::default()
         })
     }
 }
