@@ -126,6 +126,7 @@ impl EnergyModel {
             forces: request.forces.then_some(forces),
             virial: request.virial.then_some(virial),
             properties: None,
+            warnings: Vec::new(),
         })
     }
 }
