@@ -173,3 +173,24 @@ fn random_structures_give_a_finite_result_or_an_error() {
         "only {computed} of 60 random structures were computed"
     );
 }
+
+#[test]
+fn a_duplicate_element_in_model_metadata_is_refused_by_name() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mlearn-Si.safetensors");
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    // The header is rewritten with its new length; the data offsets are relative to the end
+    // of the header, so the tensors stay valid (the checksum covers the tensors only).
+    let edited = header.replacen(
+        r#"\"elements\":[\"Si\"]"#,
+        r#"\"elements\":[\"Si\",\"Si\"]"#,
+        1,
+    );
+    assert_ne!(edited, header, "the metadata lists its elements");
+    let mut out = (edited.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(edited.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    let err = Calculator::from_bytes(&out).unwrap_err().to_string();
+    assert!(err.contains("element Si is listed twice"), "{err}");
+}
