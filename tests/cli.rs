@@ -361,3 +361,14 @@ fn a_huge_buckingham_range_is_named() {
     assert!(stderr.contains("rho = 1000 Å"), "{stderr}");
     assert!(stderr.len() < 600, "{stderr}");
 }
+
+#[test]
+fn an_unreachable_tolerance_is_explained_without_debug_text() {
+    let (ok, _, stderr) = crystalpot(&["potentials", "tests/data/NaCl.cif", "--tol", "1e-18"]);
+    assert!(!ok);
+    assert!(stderr.contains("tolerance"), "{stderr}");
+    assert!(
+        !stderr.contains("Absolute(") && !stderr.contains("InversePower("),
+        "{stderr}"
+    );
+}
