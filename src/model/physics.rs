@@ -20,8 +20,11 @@
 //!
 //! Units: charges in e, `A` in eV, `rho` in Å, `C` in eV·Å^6. Optional keys: `coulomb_constant`
 //! (eV·Å/e², default CODATA 2018 e²/4πε₀ = 14.39964547842567; LAMMPS `metal` uses 14.399645)
-//! and `tolerance` (relative accuracy of the lattice sums, default 1e-10: per unit weight, relative to the sum at the shorter of the mean spacing and the closest approach; relaxed with a warning when double precision cannot reach it). `coulomb_constant` must be > 0. A cell whose charges do not add up to zero is computed with a uniform neutralising background (a warning says so). Pairs not listed
-//! have no short-range term.
+//! and `tolerance` (relative accuracy of the lattice sums, default 1e-10: per unit weight,
+//! relative to the sum at the shorter of the mean spacing and the closest approach; relaxed
+//! with a warning when double precision cannot reach it). `coulomb_constant` must be > 0. A
+//! cell whose charges do not add up to zero is computed with a uniform neutralising background
+//! (a warning says so). Pairs not listed have no short-range term.
 
 use std::collections::BTreeMap;
 use std::path::Path;
