@@ -170,13 +170,17 @@ impl Calculator {
     /// A partitioned request (`request.partition`) is split by the physics model; the energy
     /// model has no split and computes everything in share 0, zeros in the others; properties
     /// do not split.
+    /// Every front end gets the same two checks here: atoms closer than
+    /// `request.min_distance` are refused naming the pair, and a result with a non-finite
+    /// number is an error, never a success.
     pub fn compute(&self, structure: &Structure, request: &Request) -> Result<Results> {
         if request.properties && !request.partition.is_whole() {
             return Err(Error::InvalidInput(
                 "predicted properties do not split into shares: request them unpartitioned".into(),
             ));
         }
-        match &self.model {
+        crate::neighbors::check_min_distance(structure, request.min_distance)?;
+        let results = match &self.model {
             Model::Physics(m) => m.compute(structure, request),
             Model::Potnet(m) => {
                 if request.forces
@@ -205,7 +209,9 @@ impl Calculator {
             }
             Model::Energy(m) => unsplit(structure, request, |r| m.compute(structure, r)),
             Model::Linear(m) => m.compute(structure, request),
-        }
+        }?;
+        results.check_finite()?;
+        Ok(results)
     }
 }
 

@@ -33,6 +33,16 @@ pub fn symbol(z: u8) -> Option<&'static str> {
     SYMBOLS.get(usize::from(z).checked_sub(1)?).copied()
 }
 
+/// The first symbol that occurs twice in `symbols`, if any: model files list each element
+/// once (a repeated one would give two embedding rows the same key).
+pub fn first_duplicate(symbols: &[String]) -> Option<&str> {
+    symbols
+        .iter()
+        .enumerate()
+        .find(|(i, s)| symbols[..*i].contains(s))
+        .map(|(_, s)| s.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

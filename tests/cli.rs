@@ -215,3 +215,160 @@ fn evaluate_scores_an_energy_model_as_the_library_computes_it() {
         );
     }
 }
+
+/// A temporary file holding `text`, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, bytes: &[u8]) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("crystalpot-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A POSCAR of a cubic cell of edge `a` with Na at the origin and Cl at `(x, 0, 0)` Å.
+fn na_cl_pair(a: f64, x: f64) -> String {
+    format!("NaCl pair\n1.0\n{a} 0 0\n0 {a} 0\n0 0 {a}\nNa Cl\n1 1\nCartesian\n0 0 0\n{x} 0 0\n")
+}
+
+#[test]
+fn a_close_approach_is_computed_with_the_bound_reached() {
+    // Before the fix: "tolerance cannot be reached: requested 1.99e-13 per unit weight…".
+    let cell = TempFile::new("close.vasp", na_cl_pair(12.0, 0.6).as_bytes());
+    let (ok, stdout, stderr) = crystalpot(&[
+        "energy",
+        "--model",
+        "models/nacl-rigid-ion.json",
+        cell.path(),
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let energy = v["energy"].as_f64().unwrap();
+    // Dominated by the Na–Cl Born–Mayer wall A e^{-r/ρ} and the Coulomb attraction.
+    let wall = 1170.84 * (-0.6f64 / 0.316).exp() - 14.39964547842567 / 0.6;
+    assert!((energy - wall).abs() < 3.0, "{energy} vs about {wall}");
+    assert!(v["energy_error_bound"].as_f64().unwrap() < 1e-6 * energy.abs());
+}
+
+#[test]
+fn a_pair_closer_than_the_minimum_distance_is_named_once() {
+    let cell = TempFile::new("overlap.vasp", na_cl_pair(6.0, 0.1).as_bytes());
+    let (ok, _, stderr) = crystalpot(&[
+        "energy",
+        "--model",
+        "models/nacl-rigid-ion.json",
+        cell.path(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("atoms 0 (Na) and 1 (Cl) are 0.1000 Å apart"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("invalid structure").count(), 1, "{stderr}");
+}
+
+#[test]
+fn huge_charges_exit_non_zero_with_a_message() {
+    // Before the fix: exit 0 and "energy": null.
+    let model = TempFile::new(
+        "huge.json",
+        br#"{"kind": "rigid-ion", "charges": {"Na": 1e200, "Cl": -1e200}}"#,
+    );
+    let (ok, stdout, stderr) = crystalpot(&[
+        "energy",
+        "--model",
+        model.path(),
+        "tests/data/NaCl.cif",
+        "--json",
+    ]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("non-finite result"), "{stderr}");
+}
+
+#[test]
+fn a_charged_cell_says_so() {
+    let model = TempFile::new(
+        "na.json",
+        br#"{"kind": "rigid-ion", "charges": {"Na": 1, "Cl": -1}}"#,
+    );
+    let cell = TempFile::new(
+        "na.vasp",
+        b"Na\n1.0\n4 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 0 0\n",
+    );
+    let (ok, stdout, stderr) =
+        crystalpot(&["energy", "--model", model.path(), cell.path(), "--json"]);
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("neutralising background"),
+        "{warnings:?}"
+    );
+    let negative = TempFile::new(
+        "neg.json",
+        br#"{"kind": "rigid-ion", "coulomb_constant": -14.4, "charges": {"Na": 1}}"#,
+    );
+    let (ok, _, stderr) = crystalpot(&["energy", "--model", negative.path(), cell.path()]);
+    assert!(
+        !ok && stderr.contains("coulomb_constant must be > 0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_nearly_singular_cell_is_called_singular() {
+    // Before the fix: "cutoff 0.0019 Å needs too many periodic images…".
+    let cell = TempFile::new(
+        "flat.vasp",
+        b"flat\n1.0\n5 0 0\n0 5 0\n0 0 0.00001\nNa Cl\n1 1\nDirect\n0 0 0\n0.5 0.5 0.5\n",
+    );
+    for command in ["energy", "potentials"] {
+        let mut args = vec![command];
+        if command == "energy" {
+            args.extend(["--model", "models/nacl-rigid-ion.json"]);
+        }
+        args.push(cell.path());
+        let (ok, _, stderr) = crystalpot(&args);
+        assert!(!ok);
+        assert!(stderr.contains("singular"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn a_huge_buckingham_range_is_named() {
+    let model = TempFile::new(
+        "rho.json",
+        br#"{"kind": "rigid-ion", "charges": {"Na": 1, "Cl": -1}, "pairs": [{"elements": ["Na", "Cl"], "A": 1000, "rho": 1000}]}"#,
+    );
+    let (ok, _, stderr) = crystalpot(&["energy", "--model", model.path(), "tests/data/NaCl.cif"]);
+    assert!(!ok);
+    assert!(stderr.contains("rho = 1000 Å"), "{stderr}");
+    assert!(stderr.len() < 600, "{stderr}");
+}
+
+#[test]
+fn an_unreachable_tolerance_is_explained_without_debug_text() {
+    let (ok, _, stderr) = crystalpot(&["potentials", "tests/data/NaCl.cif", "--tol", "1e-18"]);
+    assert!(!ok);
+    assert!(stderr.contains("tolerance"), "{stderr}");
+    assert!(
+        !stderr.contains("Absolute(") && !stderr.contains("InversePower("),
+        "{stderr}"
+    );
+}

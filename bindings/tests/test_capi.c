@@ -405,6 +405,69 @@ static void test_bad_input(const cpot_model_t* model, const char* model_dir,
     cpot_model_free(NULL);
 }
 
+/* Issue 21: misuse of handles, non-finite results, the minimum distance, a flipped byte. */
+static void test_reliability(const char* model_dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/nacl-rigid-ion.json", model_dir);
+    crystal_t c;
+    rocksalt(&c, 5.64, NULL, NULL);
+    cpot_system_t s = system_of(&c);
+    cpot_request_t request = {0, NULL};
+    cpot_results_t r = {0};
+
+    /* Use after free and double free: CPOT_INVALID_ARGUMENT, no crash (valgrind-clean). */
+    cpot_model_t* gone = cpot_model_load(path);
+    CHECK(gone != NULL, "%s", cpot_last_error());
+    cpot_model_free(gone);
+    expect_failure(cpot_compute(gone, &s, &request, &r), CPOT_INVALID_ARGUMENT,
+                   "not a live handle", "compute after free");
+    cpot_model_free(gone);
+    CHECK(cpot_last_status() == CPOT_INVALID_ARGUMENT && strstr(cpot_last_error(), "freed twice"),
+          "double free: %s", cpot_last_error());
+
+    /* Weights of 1e300: a clear error, not status 0 with -inf. */
+    double w[N], phi[N], energy = 0;
+    for (int i = 0; i < N; ++i) w[i] = (i < 4 ? 1e300 : -1e300);
+    expect_failure(cpot_lattice_potential(&s, 1.0, w, 1e-10, phi, NULL, &energy, NULL, NULL),
+                   CPOT_INVALID_ARGUMENT, "non-finite result", "weights 1e300");
+
+    /* Atoms 0.1 Å apart are named; the threshold is an option of the handle. */
+    cpot_model_t* model = cpot_model_load(path);
+    CHECK(model != NULL, "%s", cpot_last_error());
+    crystal_t close = c;
+    for (int k = 0; k < 3; ++k) close.positions[3 * 4 + k] = close.positions[k] + (k == 0 ? 0.1 : 0);
+    cpot_system_t t = system_of(&close);
+    expect_failure(cpot_compute(model, &t, &request, &r), CPOT_INVALID_STRUCTURE,
+                   "atoms 0 (Na) and 4 (Cl) are 0.1000 Å apart", "close pair");
+    expect_failure(cpot_model_set_min_distance(model, -1.0), CPOT_INVALID_ARGUMENT,
+                   "min_distance", "negative min_distance");
+    CHECK(cpot_model_set_min_distance(model, 0.05) == CPOT_SUCCESS, "%s", cpot_last_error());
+    CHECK(cpot_compute(model, &t, &request, &r) == CPOT_SUCCESS, "close pair with 0.05 Å: %s",
+          cpot_last_error());
+    CHECK(r.energy > 0 && isfinite(r.energy), "close-pair energy %g", r.energy);
+    cpot_model_free(model);
+
+    /* Z = -11: the message has its prefix. */
+    crystal_t bad = c;
+    bad.numbers[0] = -11;
+    cpot_system_t u = system_of(&bad);
+    cpot_model_t* m2 = cpot_model_load(path);
+    expect_failure(cpot_compute(m2, &u, &request, &r), CPOT_INVALID_STRUCTURE,
+                   "invalid structure: system->numbers: atom 0 has atomic number -11", "Z = -11");
+    cpot_model_free(m2);
+
+    /* A flipped byte in a shipped model's weights is refused at load. */
+    snprintf(path, sizeof path, "%s/mlearn-Si.safetensors", model_dir);
+    size_t size = 0;
+    char* bytes = read_file(path, &size);
+    CHECK(bytes != NULL && size > 1000, "cannot read %s", path);
+    bytes[size - 100] ^= 0x04;
+    CHECK(cpot_model_load_bytes((const uint8_t*)bytes, size) == NULL, "flipped byte loaded");
+    CHECK(cpot_last_status() == CPOT_MODEL_ERROR && strstr(cpot_last_error(), "checksum"),
+          "flipped byte: %s", cpot_last_error());
+    free(bytes);
+}
+
 int main(int argc, char** argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s MODEL_DIR SCRATCH_DIR\n", argv[0]);
@@ -428,6 +491,7 @@ int main(int argc, char** argv) {
     test_batch(model);
     test_lattice_sums();
     test_bad_input(model, argv[1], argv[2]);
+    test_reliability(argv[1]);
     cpot_model_free(model);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

@@ -24,6 +24,8 @@ import os
 import subprocess
 import sys
 
+import reliability
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ORACLE_MODEL = os.path.join(HERE, "nacl-lammps.json")
@@ -245,6 +247,8 @@ def main():
     test_ase(lmp)
     test_ranks(lmp)
     test_nve(lmp, args.nve_steps)
+    reliability.test_close_approach(lmp, check)
+    reliability.test_example_ranks(lmp, check)
     if failures:
         print(f"{len(failures)} LAMMPS check(s) failed: {', '.join(failures)}")
         sys.exit(1)

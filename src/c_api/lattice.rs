@@ -4,6 +4,7 @@ use super::{
     borrow, cpot_status_t, cpot_system_t, row_major, slice, slice_mut, status_of, structure_of,
     write_optional, write_vectors,
 };
+use crate::error::check_finite;
 use crate::lattice::per_atom::{channel_sums, Channels};
 use crate::lattice::{pair_matrices, Potential, Tolerance};
 
@@ -68,6 +69,12 @@ pub unsafe extern "C" fn cpot_lattice_sums(
         } else {
             pair_matrices(&structure, &potentials, tol)?
         };
+        for (&k, m) in wanted.iter().zip(&matrices) {
+            check_finite(
+                &format!("the {} matrix", all[k].2),
+                m.values.iter().copied(),
+            )?;
+        }
         let mut bound = [0.0; 3];
         for ((&k, out), m) in wanted.iter().zip(outputs).zip(&matrices) {
             out.copy_from_slice(&m.values);
@@ -110,6 +117,16 @@ pub unsafe extern "C" fn cpot_lattice_potential(
         let derivatives = !forces.is_null() || !virial.is_null();
         let channels = Channels::single(weights.to_vec(), 1.0);
         let sums = channel_sums(&structure, p, &channels, tolerance, derivatives)?;
+        check_finite("phi", sums.phi[0].iter().copied())?;
+        check_finite("the energy", [sums.energy, sums.phi_error_bound[0]])?;
+        check_finite(
+            "a force component",
+            sums.forces.iter().flatten().flat_map(|f| f.iter().copied()),
+        )?;
+        check_finite(
+            "a virial component",
+            sums.virial.iter().flat_map(|w| w.iter().copied()),
+        )?;
         write_optional(phi, &sums.phi[0], "phi")?;
         write_optional(
             phi_error_bound,

@@ -15,9 +15,9 @@ mod model;
 pub use lattice::{cpot_lattice_potential, cpot_lattice_sums};
 pub use model::{
     cpot_compute, cpot_compute_batch, cpot_model_free, cpot_model_info, cpot_model_load,
-    cpot_model_load_bytes, cpot_model_n_targets, cpot_model_set_threads, cpot_model_t,
-    cpot_request_t, cpot_results_t, CPOT_FORCES, CPOT_PER_ATOM_ENERGIES, CPOT_PROPERTIES,
-    CPOT_VIRIAL,
+    cpot_model_load_bytes, cpot_model_n_targets, cpot_model_set_min_distance,
+    cpot_model_set_threads, cpot_model_t, cpot_request_t, cpot_results_t, CPOT_FORCES,
+    CPOT_PER_ATOM_ENERGIES, CPOT_PROPERTIES, CPOT_VIRIAL,
 };
 
 use std::cell::{Cell, RefCell};
@@ -34,7 +34,9 @@ pub type cpot_status_t = i32;
 
 /// The call succeeded.
 pub const CPOT_SUCCESS: cpot_status_t = 0;
-/// A NULL pointer, wrong size, NaN or infinite input, or unknown flag.
+/// A NULL pointer, wrong size, NaN or infinite input, unknown flag, a handle that is not live
+/// (freed, or never returned by `cpot_model_load*`), or input so large that the result is not
+/// finite (never returned as a success).
 pub const CPOT_INVALID_ARGUMENT: cpot_status_t = 1;
 /// Singular or left-handed cell, overlapping atoms, unknown element, non-periodic system.
 pub const CPOT_INVALID_STRUCTURE: cpot_status_t = 2;
@@ -54,6 +56,7 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_WARNING: RefCell<CString> = RefCell::new(CString::default());
     static LAST_STATUS: Cell<cpot_status_t> = const { Cell::new(CPOT_SUCCESS) };
 }
 
@@ -68,6 +71,21 @@ pub extern "C" fn cpot_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn cpot_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The warnings of the last successful `cpot_compute*` call on this thread, one per line ("" if
+/// it had none): e.g. lattice sums that reached a looser accuracy than asked near a very close
+/// pair (its `energy_error_bound` is the one reached), or a charged cell computed with a
+/// neutralising background. Owned by the library, valid until the next compute on this thread.
+/// Each kind of warning is also printed once per process on stderr.
+#[no_mangle]
+pub extern "C" fn cpot_last_warning() -> *const c_char {
+    LAST_WARNING.with(|e| e.borrow().as_ptr())
+}
+
+fn set_last_warning(warnings: &[String]) {
+    let text = CString::new(warnings.join("\n").replace('\0', "\u{FFFD}")).unwrap_or_default();
+    LAST_WARNING.with(|e| *e.borrow_mut() = text);
 }
 
 /// The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
@@ -111,6 +129,7 @@ impl From<Error> for Failure {
             Error::Model(_) | Error::Parse { .. } => CPOT_MODEL_ERROR,
             Error::Io { .. } => CPOT_IO_ERROR,
             Error::Tolerance(_) => CPOT_TOLERANCE_ERROR,
+            Error::NonFinite(_) => CPOT_INVALID_ARGUMENT,
         };
         Failure::new(status, e.to_string())
     }
@@ -226,15 +245,17 @@ unsafe fn structure_of(system: &cpot_system_t) -> Outcome<Structure> {
     let numbers = slice(system.numbers, n, "system->numbers")?;
     let coordinates = slice(system.positions, n.saturating_mul(3), "system->positions")?;
     if lattice.iter().any(|x| !x.is_finite()) {
-        return Err(Failure::invalid(format!(
-            "system->lattice contains a NaN or infinite value: {lattice:?}"
-        )));
+        return Err(Failure::invalid(
+            "system->lattice contains a NaN or infinite value",
+        ));
     }
     if let Some(i) = coordinates.iter().position(|x| !x.is_finite()) {
         let atom = i / 3;
         return Err(Failure::invalid(format!(
-            "system->positions: atom {atom} has a NaN or infinite coordinate {:?}",
-            &coordinates[3 * atom..3 * atom + 3]
+            "system->positions: atom {atom} has a NaN or infinite coordinate ({}, {}, {})",
+            coordinates[3 * atom],
+            coordinates[3 * atom + 1],
+            coordinates[3 * atom + 2]
         )));
     }
     let numbers = numbers
@@ -242,10 +263,9 @@ unsafe fn structure_of(system: &cpot_system_t) -> Outcome<Structure> {
         .enumerate()
         .map(|(i, &z)| {
             u8::try_from(z).map_err(|_| {
-                Failure::new(
-                    CPOT_INVALID_STRUCTURE,
-                    format!("atom {i} has atomic number {z}, outside 1..=118"),
-                )
+                Failure::from(Error::InvalidStructure(format!(
+                    "system->numbers: atom {i} has atomic number {z}, outside 1..=118"
+                )))
             })
         })
         .collect::<Outcome<Vec<u8>>>()?;

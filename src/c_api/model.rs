@@ -1,7 +1,9 @@
 //! Model handles: load, describe, set threads, compute one system or a batch.
 
+use std::collections::BTreeSet;
 use std::ffi::{c_char, CStr};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{
@@ -10,26 +12,43 @@ use super::{
     CPOT_MODEL_ERROR,
 };
 use crate::calculator::Calculator;
-use crate::model::{Partition, Request, Results};
+use crate::model::{Partition, Request, Results, DEFAULT_MIN_DISTANCE};
 
-/// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads`:
-/// `cpot_compute` may be called on one handle from several threads at once; distinct handles
-/// are fully independent.
+/// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads` and
+/// `cpot_model_set_min_distance`: `cpot_compute` may be called on one handle from several
+/// threads at once; distinct handles are fully independent.
 pub struct cpot_model_t {
     calculator: Calculator,
     /// Number of targets (properties) the model predicts, for checking `n_properties`.
     n_targets: usize,
     /// The handle's own rayon pool (`None`: the global pool, all cores).
     pool: Mutex<Option<Arc<rayon::ThreadPool>>>,
+    /// `Request::min_distance` of this handle's computations (Å, as f64 bits).
+    min_distance: AtomicU64,
+}
+
+/// Addresses of the live handles. Every entry point checks its handle here before touching
+/// it, so a freed handle (double free, use after free) or a pointer that never was a handle
+/// gives `CPOT_INVALID_ARGUMENT` instead of a crash. What cannot be detected: a freed
+/// address that a later `cpot_model_load*` handed out again (the old pointer then reaches
+/// the new model), and freeing a handle while another thread still computes with it.
+static LIVE: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+fn live() -> std::sync::MutexGuard<'static, BTreeSet<usize>> {
+    LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl cpot_model_t {
-    fn new(calculator: Calculator) -> Box<Self> {
-        Box::new(cpot_model_t {
+    /// A new handle, registered as live.
+    fn new(calculator: Calculator) -> *mut Self {
+        let handle = Box::into_raw(Box::new(cpot_model_t {
             n_targets: calculator.info().targets.len(),
             calculator,
             pool: Mutex::new(None),
-        })
+            min_distance: AtomicU64::new(DEFAULT_MIN_DISTANCE.to_bits()),
+        }));
+        live().insert(handle as usize);
+        handle
     }
 
     /// Runs `work` on the handle's thread pool.
@@ -44,6 +63,22 @@ impl cpot_model_t {
             None => work(),
         }
     }
+}
+
+/// Borrows a live model handle: NULL, freed and unknown pointers fail, naming the problem.
+///
+/// # Safety
+/// `model` is NULL or any pointer; it is only dereferenced when it is a live handle.
+unsafe fn handle<'a>(model: *const cpot_model_t) -> Outcome<&'a cpot_model_t> {
+    if model.is_null() {
+        return Err(Failure::invalid("model is NULL"));
+    }
+    if !live().contains(&(model as usize)) {
+        return Err(Failure::invalid(
+            "model is not a live handle (freed already, or not from cpot_model_load*)",
+        ));
+    }
+    borrow(model, "model")
 }
 
 /// Loads a model file (JSON physics model or PotNet safetensors), recognised by its content.
@@ -63,7 +98,7 @@ pub unsafe extern "C" fn cpot_model_load(path: *const c_char) -> *mut cpot_model
             .map_err(|_| Failure::invalid("path is not valid UTF-8"))?;
         Ok(cpot_model_t::new(Calculator::from_file(Path::new(path))?))
     })
-    .map_or(std::ptr::null_mut(), Box::into_raw)
+    .unwrap_or(std::ptr::null_mut())
 }
 
 /// Loads a model from the `len` bytes of a model file at `data` (borrowed, copied as needed).
@@ -77,22 +112,56 @@ pub unsafe extern "C" fn cpot_model_load_bytes(data: *const u8, len: usize) -> *
         let bytes = slice(data, len, "data")?;
         Ok(cpot_model_t::new(Calculator::from_bytes(bytes)?))
     })
-    .map_or(std::ptr::null_mut(), Box::into_raw)
+    .unwrap_or(std::ptr::null_mut())
 }
 
-/// Frees a model handle; NULL is accepted and ignored.
+/// Frees a model handle; NULL is accepted and ignored. A pointer that is not a live handle
+/// (a second free, or never a handle) is not touched: the call sets `cpot_last_error` /
+/// `cpot_last_status` (`CPOT_INVALID_ARGUMENT`) instead of crashing.
 ///
 /// # Safety
-/// `model` is NULL or a handle from `cpot_model_load*` not freed yet, used by no other thread.
+/// `model` is NULL or a pointer; no other thread may use the handle during or after the call.
 #[no_mangle]
 pub unsafe extern "C" fn cpot_model_free(model: *mut cpot_model_t) {
     if !model.is_null() {
         // Dropping cannot fail; a panic would be a bug, and must still not unwind into C.
         let _ = catch(|| {
+            if !live().remove(&(model as usize)) {
+                return Err(Failure::invalid(
+                    "cpot_model_free: model is not a live handle (freed twice?)",
+                ));
+            }
             drop(Box::from_raw(model));
             Ok(())
         });
     }
+}
+
+/// Sets the minimum interatomic distance (Å) of this handle's computations: a structure with
+/// two atoms (or an atom and its image) closer than it is refused with
+/// `CPOT_INVALID_STRUCTURE`, naming the pair ("atoms 3 (Na) and 7 (Cl) are 0.1000 Å apart");
+/// 0 disables the check. Default 0.5 Å.
+///
+/// # Safety
+/// `model` is NULL or a pointer (checked to be a live handle).
+#[no_mangle]
+pub unsafe extern "C" fn cpot_model_set_min_distance(
+    model: *mut cpot_model_t,
+    min_distance: f64,
+) -> cpot_status_t {
+    status_of(|| {
+        let model = handle(model)?;
+        if !(min_distance.is_finite() && min_distance >= 0.0) {
+            return Err(Failure::invalid(format!(
+                "min_distance must be a finite length >= 0 Å, got {}",
+                crate::error::short(min_distance)
+            )));
+        }
+        model
+            .min_distance
+            .store(min_distance.to_bits(), Ordering::Relaxed);
+        Ok(())
+    })
 }
 
 /// Writes the JSON description of the model, NUL-terminated, into `buf` (`len` bytes):
@@ -111,7 +180,7 @@ pub unsafe extern "C" fn cpot_model_info(
     needed: *mut usize,
 ) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
+        let model = handle(model)?;
         let json = serde_json::to_string(&model.calculator.info())
             .map_err(|e| Failure::new(CPOT_INTERNAL_ERROR, e.to_string()))?;
         let size = json.len() + 1;
@@ -142,7 +211,7 @@ pub unsafe extern "C" fn cpot_model_n_targets(
     n_targets: *mut usize,
 ) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
+        let model = handle(model)?;
         let out = n_targets
             .as_mut()
             .ok_or_else(|| Failure::invalid("n_targets is NULL"))?;
@@ -167,7 +236,7 @@ pub unsafe extern "C" fn cpot_model_set_threads(
     threads: usize,
 ) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
+        let model = handle(model)?;
         if threads > MAX_THREADS {
             return Err(Failure::invalid(format!(
                 "threads = {threads} is more than {MAX_THREADS}"
@@ -286,7 +355,7 @@ unsafe fn compute_one(
     share: Partition,
     results: *mut cpot_results_t,
 ) -> Outcome<()> {
-    let model = borrow(model, "model")?;
+    let model = handle(model)?;
     let system = borrow(system, "system")?;
     let request = borrow(request, "request")?;
     let results = results
@@ -318,7 +387,7 @@ pub unsafe extern "C" fn cpot_compute_batch(
     results: *mut cpot_results_t,
 ) -> cpot_status_t {
     status_of(|| {
-        let model = borrow(model, "model")?;
+        let model = handle(model)?;
         let request = borrow(request, "request")?;
         if !request.energy_atoms.is_null() {
             return Err(Failure::invalid(
@@ -426,9 +495,11 @@ unsafe fn compute_into(
         properties: properties.is_some(),
         energy_atoms,
         partition,
+        min_distance: f64::from_bits(model.min_distance.load(Ordering::Relaxed)),
         ..Request::default()
     };
     let computed: Results = model.install(|| model.calculator.compute(&structure, &wanted))?;
+    super::set_last_warning(&computed.warnings);
     results.energy = computed.energy;
     results.energy_error_bound = computed.energy_error_bound;
     let missing = |what: &str| {

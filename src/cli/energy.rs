@@ -30,7 +30,14 @@ pub fn run(args: Args) -> Result<()> {
     let structures = super::read_structures(&args.file, args.min_distance)?;
     let mut values = Vec::new();
     for s in &structures {
-        let r = calc.compute(s, &Request::all())?;
+        // The file's structures were checked against --min-distance already.
+        let r = calc.compute(
+            s,
+            &Request {
+                min_distance: 0.0,
+                ..Request::all()
+            },
+        )?;
         let forces = r.forces.clone().unwrap_or_default();
         let stress = r.stress(s.volume()).expect("virial requested");
         if args.json {
@@ -43,6 +50,7 @@ pub fn run(args: Args) -> Result<()> {
                 "forces": forces.iter().map(|f| [f[0], f[1], f[2]]).collect::<Vec<_>>(),
                 "stress": (0..3).map(|i| [stress[(i, 0)], stress[(i, 1)], stress[(i, 2)]]).collect::<Vec<_>>(),
                 "units": {"energy": "eV", "forces": "eV/Å", "stress": "eV/Å^3"},
+                "warnings": r.warnings,
             }));
             continue;
         }

@@ -21,8 +21,12 @@ use crystalpot::{io, Result, Structure};
 pub fn read_structures(path: &Path, min_distance: f64) -> Result<Vec<Structure>> {
     let structures = io::read_structures(path)?;
     for s in &structures {
-        crystalpot::neighbors::check_min_distance(s, min_distance)
-            .map_err(|e| crystalpot::Error::InvalidStructure(format!("{}: {e}", path.display())))?;
+        crystalpot::neighbors::check_min_distance(s, min_distance).map_err(|e| match e {
+            crystalpot::Error::InvalidStructure(m) => {
+                crystalpot::Error::InvalidStructure(format!("{}: {m}", path.display()))
+            }
+            other => other,
+        })?;
     }
     Ok(structures)
 }

@@ -265,7 +265,7 @@ pub(super) fn validate(
     };
     if !(value.is_finite() && value > 0.0) {
         return Err(Error::InvalidInput(format!(
-            "tolerance must be finite and > 0, got {tol:?}"
+            "tolerance must be finite and > 0, got {tol}"
         )));
     }
     if matches!(tol, Tolerance::Relative(r) if r < 8.0 * UNIT_ROUNDOFF) {
@@ -351,7 +351,7 @@ pub fn pair_matrices(
                     let largest = m.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
                     if largest == 0.0 && m.error_bound > 0.0 {
                         return Err(Error::Tolerance(format!(
-                            "{:?}: every entry is 0 to within {:e} (the terms underflow), so a \
+                            "{}: every entry is 0 to within {:e} (the terms underflow), so a \
                              relative tolerance cannot be met; give an absolute one",
                             potentials[q], m.error_bound
                         )));
@@ -368,7 +368,7 @@ pub fn pair_matrices(
                 done = false;
                 if *rounding > 0.7 * targets[q] {
                     return Err(Error::Tolerance(format!(
-                        "{:?}: requested {tol:?} needs an absolute error of {:e}, but the \
+                        "{}: {tol} needs an absolute error of {:e}, but the \
                          rounding error alone is bounded by {rounding:e}; the smallest reachable \
                          absolute tolerance is about {:e}",
                         potentials[q],
@@ -384,7 +384,7 @@ pub fn pair_matrices(
         }
     }
     Err(Error::Tolerance(format!(
-        "tolerance {tol:?} not reached after refinement"
+        "{tol} not reached after refinement"
     )))
 }
 

@@ -46,6 +46,31 @@ pub enum Potential {
     Exponential { alpha: f64, include_self: bool },
 }
 
+/// For messages: "the 1/r^6 sums", "a relative tolerance 1e-10" — never Rust Debug text.
+impl std::fmt::Display for Potential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::error::short;
+        match self {
+            Potential::InversePower(p) => write!(f, "the 1/r^{} sums", short(*p)),
+            Potential::Screened { kappa } => {
+                write!(f, "the screened Coulomb sums (kappa {} 1/Å)", short(*kappa))
+            }
+            Potential::Exponential { alpha, .. } => {
+                write!(f, "the exp(-{} r) sums", short(*alpha))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Absolute(t) => write!(f, "an absolute tolerance {t:e}"),
+            Tolerance::Relative(t) => write!(f, "a relative tolerance {t:e}"),
+        }
+    }
+}
+
 /// An N×N matrix of lattice sums with a rigorous bound on its error.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairMatrix {

@@ -11,8 +11,11 @@ use crate::cell::Mat3;
 use crate::cell::Vec3;
 pub use crate::lattice::per_atom::Partition;
 
+/// Default of [`Request::min_distance`] (Å): closer atoms are almost always broken input.
+pub const DEFAULT_MIN_DISTANCE: f64 = 0.5;
+
 /// What a caller wants computed; the energy is always computed when the model has one.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub per_atom_energies: bool,
     pub forces: bool,
@@ -28,8 +31,27 @@ pub struct Request {
     /// MPI ranks holding the same structure split the work and sum; properties do not split.
     /// Models without a split compute everything in share 0 and zeros in the others.
     pub partition: Partition,
+    /// Structures with two atoms (or an atom and an image) closer than this (Å) are refused,
+    /// naming the pair ([`crate::neighbors::check_min_distance`]); 0 disables the check.
+    /// Default [`DEFAULT_MIN_DISTANCE`].
+    pub min_distance: f64,
     /// The energy's standard deviation from the model's committee, for models that have one.
     pub uncertainty: bool,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            per_atom_energies: false,
+            forces: false,
+            virial: false,
+            properties: false,
+            energy_atoms: None,
+            partition: Partition::default(),
+            min_distance: DEFAULT_MIN_DISTANCE,
+            uncertainty: false,
+        }
+    }
 }
 
 impl Request {
@@ -61,11 +83,38 @@ pub struct Results {
     pub virial: Option<Mat3>,
     /// Predicted properties, one per target, if requested.
     pub properties: Option<Vec<f64>>,
+    /// What the caller should know about these numbers although they are valid: a lattice
+    /// sum that reached a looser accuracy than asked (the bound says how loose), a charged
+    /// cell computed with a neutralising background.
+    pub warnings: Vec<String>,
 }
 
 impl Results {
     /// Stress σ = -W / V in eV/Å^3 (ASE sign convention), if the virial was computed.
     pub fn stress(&self, volume: f64) -> Option<Mat3> {
         self.virial.map(|w| -w / volume)
+    }
+
+    /// Fails unless every computed number is finite, naming the first that is not.
+    pub fn check_finite(&self) -> crate::Result<()> {
+        use crate::error::check_finite;
+        check_finite("the energy", [self.energy])?;
+        check_finite("the energy error bound", [self.energy_error_bound])?;
+        check_finite(
+            "a per-atom energy",
+            self.per_atom_energies.iter().flatten().copied(),
+        )?;
+        check_finite(
+            "a force component",
+            self.forces.iter().flatten().flat_map(|f| f.iter().copied()),
+        )?;
+        check_finite(
+            "a virial component",
+            self.virial.iter().flat_map(|w| w.iter().copied()),
+        )?;
+        check_finite(
+            "a predicted property",
+            self.properties.iter().flatten().copied(),
+        )
     }
 }

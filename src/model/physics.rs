@@ -20,8 +20,11 @@
 //!
 //! Units: charges in e, `A` in eV, `rho` in Å, `C` in eV·Å^6. Optional keys: `coulomb_constant`
 //! (eV·Å/e², default CODATA 2018 e²/4πε₀ = 14.39964547842567; LAMMPS `metal` uses 14.399645)
-//! and `tolerance` (relative accuracy of the lattice sums, default 1e-10). Pairs not listed
-//! have no short-range term.
+//! and `tolerance` (relative accuracy of the lattice sums, default 1e-10: per unit weight,
+//! relative to the sum at the shorter of the mean spacing and the closest approach; relaxed
+//! with a warning when double precision cannot reach it). `coulomb_constant` must be > 0. A
+//! cell whose charges do not add up to zero is computed with a uniform neutralising background
+//! (a warning says so). Pairs not listed have no short-range term.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -150,10 +153,17 @@ impl PhysicsModel {
             "coulomb_constant".into(),
             file.coulomb_constant.unwrap_or(COULOMB_CONSTANT),
         )?;
+        if coulomb_constant <= 0.0 {
+            return Err(Error::Model(format!(
+                "coulomb_constant must be > 0 (e²/4πε₀ in eV·Å), got {}",
+                crate::error::short(coulomb_constant)
+            )));
+        }
         let tolerance = file.tolerance.unwrap_or(DEFAULT_TOLERANCE);
         if !(tolerance > 0.0 && tolerance < 1.0) {
             return Err(Error::Model(format!(
-                "tolerance must be in (0, 1), got {tolerance}"
+                "tolerance must be in (0, 1), got {}",
+                crate::error::short(tolerance)
             )));
         }
         Ok(PhysicsModel {
@@ -202,9 +212,14 @@ impl PhysicsModel {
                 derivatives,
             )
         };
-        // Accuracy of each lattice sum per unit weight, relative to its value at the mean
-        // interatomic distance.
-        let spacing = (structure.volume() / n as f64).cbrt();
+        // Accuracy of each lattice sum per unit weight, relative to its value at the shorter
+        // of the mean interatomic distance and the closest approach: the scale of the sum
+        // itself, so a close pair, a molecule in vacuum or a slab asks for no more than double
+        // precision gives (see `reachable` for the rare case where it still cannot).
+        let Some((d_min, _, _)) = crate::neighbors::min_distance(structure)? else {
+            return Err(Error::InvalidStructure("no periodic neighbours".into()));
+        };
+        let spacing = (structure.volume() / n as f64).cbrt().min(d_min);
         let mut total = Results {
             per_atom_energies: Some(vec![0.0; n]),
             forces: Some(vec![Vec3::zeros(); n]),
@@ -212,12 +227,25 @@ impl PhysicsModel {
             ..Results::default()
         };
         if charges.iter().any(|&q| q != 0.0) {
+            if share.is_first() {
+                if let Some(w) = charge_warning(&charges) {
+                    crate::error::warn_once("charged cell", &w);
+                    total.warnings.push(w);
+                }
+            }
             let coulomb = Channels::single(charges, self.coulomb_constant);
-            add(&mut total, sums(1.0, &coulomb, self.tolerance / spacing)?);
+            let tolerance = self.tolerance / spacing;
+            let part = reachable("1/r", tolerance, &mut total.warnings, |t| {
+                sums(1.0, &coulomb, t)
+            })?;
+            add(&mut total, part);
         }
         if let Some(dispersion) = self.dispersion_channels(structure) {
             let tolerance = self.tolerance / spacing.powi(6);
-            add(&mut total, sums(6.0, &dispersion, tolerance)?);
+            let part = reachable("1/r^6", tolerance, &mut total.warnings, |t| {
+                sums(6.0, &dispersion, t)
+            })?;
+            add(&mut total, part);
         }
         self.add_repulsion(structure, spacing, mask, share, &mut total)?;
         Ok(Results {
@@ -323,7 +351,15 @@ impl PhysicsModel {
         while tail(cutoff) > target {
             cutoff += rho_max;
         }
-        let search = NeighborSearch::new(structure, cutoff, ListKind::Full)?;
+        let search = NeighborSearch::new(structure, cutoff, ListKind::Full).map_err(|e| {
+            Error::Model(format!(
+                "the Buckingham range rho = {} Å of the model {:?} needs a repulsion cutoff of \
+                 {} Å, which this cell cannot hold ({e}); is rho in Å?",
+                crate::error::short(rho_max),
+                self.name,
+                crate::error::short(cutoff)
+            ))
+        })?;
         let numbers = structure.numbers();
         let counted = |i: usize| mask.map_or(1.0, |m| f64::from(u8::from(m[i])));
         let centres = share.block(structure.len());
@@ -365,6 +401,61 @@ impl PhysicsModel {
         }
         Ok(())
     }
+}
+
+/// Most a lattice-sum tolerance is relaxed (tenfold at a time) when double precision cannot
+/// reach the requested one: 10⁶, i.e. the default 1e-10 relative accuracy becomes at worst
+/// 1e-4 of the sum's scale, still far below any physical effect of a close approach.
+const MAX_RELAXATION: i32 = 6;
+
+/// Runs a lattice sum at `tolerance`; when double precision cannot reach it (a pair so close
+/// that rounding of its own term exceeds the target), retries tenfold looser, up to
+/// [`MAX_RELAXATION`], and records a warning (also printed once per process). The returned
+/// error bound is always the one actually reached, so nothing is hidden: MD goes on through a
+/// high-energy event instead of stopping.
+pub fn reachable<T>(
+    what: &str,
+    tolerance: f64,
+    warnings: &mut Vec<String>,
+    mut compute: impl FnMut(f64) -> Result<T>,
+) -> Result<T> {
+    let mut last = None;
+    for k in 0..=MAX_RELAXATION {
+        let t = tolerance * 10f64.powi(k);
+        match compute(t) {
+            Ok(value) => {
+                if k > 0 {
+                    let w = format!(
+                        "the {what} lattice sums reached {} per unit weight instead of the \
+                         requested {} (double precision near a very close pair); the error \
+                         bound of the result is the one reached",
+                        crate::error::short(t),
+                        crate::error::short(tolerance)
+                    );
+                    crate::error::warn_once("relaxed tolerance", &w);
+                    warnings.push(w);
+                }
+                return Ok(value);
+            }
+            Err(Error::Tolerance(m)) => last = Some(m),
+            Err(other) => return Err(other),
+        }
+    }
+    Err(Error::Tolerance(last.unwrap_or_default()))
+}
+
+/// The warning for a cell whose charges do not add up to zero: the Ewald sum then includes a
+/// uniform neutralising background (the G = 0 term is dropped), which shifts the energy.
+fn charge_warning(charges: &[f64]) -> Option<String> {
+    let total: f64 = charges.iter().sum();
+    let scale: f64 = charges.iter().map(|q| q.abs()).sum();
+    (total.abs() > 1e-9 * scale).then(|| {
+        format!(
+            "the cell's total charge is {} e, not 0: its Coulomb energy is that of the charges \
+             plus a uniform neutralising background",
+            crate::error::short(total)
+        )
+    })
 }
 
 /// Adds one lattice-sum contribution to the running results.

@@ -13,8 +13,8 @@ pub use potnet::{potnet_graph, PotnetGraph};
 
 use rayon::prelude::*;
 
-use crate::cell::{Mat3, Vec3};
-use crate::error::{Error, Result};
+use crate::cell::{Lattice, Mat3, Vec3};
+use crate::error::{short, Error, Result};
 use crate::structure::Structure;
 
 /// Upper bound on the bins (periodic images included) searched around one atom; beyond it the
@@ -120,16 +120,41 @@ pub fn min_distance(structure: &Structure) -> Result<Option<(f64, usize, usize)>
     Ok(None)
 }
 
-/// Fails when two atoms (or an atom and an image) are closer than `threshold` Å: such
-/// structures are almost always broken input, and pair potentials diverge there.
+/// Fails when two atoms (or an atom and an image) are closer than `threshold` Å, naming the
+/// pair: such structures are almost always broken input, and pair potentials diverge there.
+/// The one implementation of the check, behind every front end (`Request::min_distance`, the
+/// CLI's `--min-distance`); a threshold of 0 disables it.
 pub fn check_min_distance(structure: &Structure, threshold: f64) -> Result<()> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "the minimum distance must be a finite length >= 0 Å, got {}",
+            crate::error::short(threshold)
+        )));
+    }
+    if threshold == 0.0 {
+        return Ok(());
+    }
     if let Some((d, i, j)) = min_distance(structure)? {
         if d < threshold {
             let symbol = |k: usize| crate::elements::symbol(structure.numbers()[k]).unwrap_or("?");
+            if i == j {
+                if let Some(singular) = nearly_singular(&structure.lattice().lll_reduced().0) {
+                    return Err(Error::InvalidStructure(singular));
+                }
+            }
+            let pair = if i == j {
+                format!("atom {i} ({}) and its periodic image", symbol(i))
+            } else {
+                format!("atoms {i} ({}) and {j} ({})", symbol(i), symbol(j))
+            };
+            let d = if d < 1e-3 {
+                short(d)
+            } else {
+                format!("{d:.4}")
+            };
             return Err(Error::InvalidStructure(format!(
-                "atoms {i} ({}) and {j} ({}) are {d:.4} Å apart, closer than {threshold} Å",
-                symbol(i),
-                symbol(j),
+                "{pair} are {d} Å apart, closer than the minimum distance {threshold} Å \
+                 (broken input? the threshold is the min_distance option)"
             )));
         }
     }
@@ -259,6 +284,9 @@ impl BinGrid {
                 for (f, w) in frac.iter_mut().zip(wrap.iter_mut()) {
                     let fl = f[k].floor();
                     if fl.abs() > MAX_WRAP {
+                        if let Some(singular) = nearly_singular(&work_lattice) {
+                            return Err(Error::InvalidStructure(singular));
+                        }
                         return Err(Error::InvalidStructure(format!(
                             "an atom lies {fl:.3e} cells away from the origin cell; \
                              wrap the coordinates first"
@@ -299,7 +327,7 @@ impl BinGrid {
             };
             reach[k] = if pbc[k] {
                 if r > 1e6 {
-                    return Err(too_many_images(cutoff, faces));
+                    return Err(too_many_images(&work_lattice, cutoff, faces));
                 }
                 r as i64
             } else {
@@ -308,16 +336,17 @@ impl BinGrid {
         }
         let searched: u64 = reach.iter().map(|&r| 2 * r as u64 + 1).product();
         if searched > MAX_SEARCH_BINS {
-            return Err(too_many_images(cutoff, faces));
+            return Err(too_many_images(&work_lattice, cutoff, faces));
         }
         if pbc.iter().all(|&p| p) {
             let sphere = 4.0 / 3.0 * std::f64::consts::PI * cutoff.powi(3);
             let expected = n as f64 * n as f64 * sphere / structure.volume();
             if expected > MAX_EXPECTED_PAIRS {
                 return Err(Error::InvalidInput(format!(
-                    "cutoff {cutoff} Å would give about {expected:.2e} pairs for {n} atoms \
-                     in {:.1} Å^3; reduce the cutoff",
-                    structure.volume()
+                    "cutoff {} Å would give about {expected:.2e} pairs for {n} atoms \
+                     in {} Å^3; reduce the cutoff",
+                    short(cutoff),
+                    short(structure.volume())
                 )));
             }
         }
@@ -449,12 +478,41 @@ impl BinGrid {
     }
 }
 
-fn too_many_images(cutoff: f64, faces: [f64; 3]) -> Error {
+fn too_many_images(lattice: &Lattice, cutoff: f64, faces: [f64; 3]) -> Error {
+    if let Some(singular) = nearly_singular(lattice) {
+        return Error::InvalidStructure(singular);
+    }
     Error::InvalidInput(format!(
-        "cutoff {cutoff} Å needs too many periodic images of a cell whose face distances are \
-         {:.4}, {:.4}, {:.4} Å (lengths in Å expected)",
-        faces[0], faces[1], faces[2]
+        "cutoff {} Å needs too many periodic images of a cell whose face distances are \
+         {}, {}, {} Å (lengths in Å expected)",
+        short(cutoff),
+        short(faces[0]),
+        short(faces[1]),
+        short(faces[2])
     ))
+}
+
+/// Cells whose thinnest face distance is below this share of their longest vector are
+/// "nearly singular": [`Lattice`] accepts them (the volume is not zero), but the images and
+/// wrapping they need explode, and the message must say why.
+const NEARLY_SINGULAR: f64 = 1e-4;
+
+/// The message for a nearly singular cell, if `lattice` is one.
+fn nearly_singular(lattice: &Lattice) -> Option<String> {
+    let thinnest = lattice
+        .face_distances()
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    let longest = lattice.lengths().into_iter().fold(0.0, f64::max);
+    (thinnest < NEARLY_SINGULAR * longest).then(|| {
+        format!(
+            "the cell is nearly singular: its thinnest face distance is {} Å for vectors up \
+             to {} Å long (volume {} Å^3); check the lattice vectors",
+            short(thinnest),
+            short(longest),
+            short(lattice.volume())
+        )
+    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ STATUS_NAMES = {
     6: "CPOT_BUFFER_TOO_SMALL",
     255: "CPOT_INTERNAL_ERROR",
 }
+STATUS_BY_NAME = {name: code for code, name in STATUS_NAMES.items()}
 BUFFER_TOO_SMALL = 6
 
 # Request flags (cpot_request_t.flags).
@@ -39,8 +40,8 @@ PROPERTIES = 8
 class CrystalpotError(RuntimeError):
     """A failed call into the crystalpot library.
 
-    ``status`` is the C ABI status code (``None`` when the call reports failure by returning
-    NULL, as model loading does), ``status_name`` its name, ``message`` the library's own
+    ``status`` is the C ABI status code (for a failed model load, ``cpot_last_status``),
+    ``status_name`` its name, ``message`` the library's own
     explanation (``cpot_last_error``).
     """
 
@@ -96,6 +97,9 @@ def _declare(lib):
     signatures = {
         "cpot_version": (c_char_p, []),
         "cpot_last_error": (c_char_p, []),
+        "cpot_last_status": (c_int32, []),
+        "cpot_last_warning": (c_char_p, []),
+        "cpot_model_set_min_distance": (status, [c_void_p, c_double]),
         "cpot_model_load": (c_void_p, [c_char_p]),
         "cpot_model_free": (None, [c_void_p]),
         "cpot_model_info": (status, [c_void_p, ctypes.c_char_p, c_size_t, POINTER(c_size_t)]),
@@ -148,6 +152,33 @@ def last_error():
     return (LIB.cpot_last_error() or b"").decode(errors="replace")
 
 
+def last_warnings():
+    """The warnings of the last successful compute on this thread (a list, often empty)."""
+    text = (LIB.cpot_last_warning() or b"").decode(errors="replace")
+    return [line for line in text.splitlines() if line]
+
+
+def atomic_numbers(numbers):
+    """``numbers`` as int32 for the C ABI, refusing values int32 cannot hold (which a plain
+    cast would wrap: 2**32 + 11 would become Na)."""
+    numbers = np.asarray(numbers)
+    if numbers.size and (numbers.min() < np.iinfo(np.int32).min or numbers.max() > np.iinfo(np.int32).max):
+        bad = int(numbers[(numbers < np.iinfo(np.int32).min) | (numbers > np.iinfo(np.int32).max)][0])
+        raise CrystalpotError(STATUS_BY_NAME["CPOT_INVALID_STRUCTURE"], f"atomic number {bad} is outside 1..=118")
+    return np.ascontiguousarray(numbers, dtype=np.int32)
+
+
+def thread_count(threads):
+    """``threads`` as the C ABI's size_t, refusing what is not a non-negative integer (before
+    ctypes would wrap -1 to 2**64 - 1 or reject 2.5 with an ArgumentError)."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise CrystalpotError(
+            STATUS_BY_NAME["CPOT_INVALID_ARGUMENT"],
+            f"threads must be a non-negative integer (0 = all cores), got {threads!r}",
+        )
+    return int(threads)
+
+
 def check(status):
     """Raises :class:`CrystalpotError` with the library's message unless ``status`` is success."""
     if status != 0:
@@ -168,7 +199,7 @@ class System:
     def __init__(self, atoms):
         self.n_atoms = len(atoms)
         self.lattice = np.ascontiguousarray(atoms.cell.array, dtype=np.float64)
-        self.numbers = np.ascontiguousarray(atoms.numbers, dtype=np.int32)
+        self.numbers = atomic_numbers(atoms.numbers)
         self.positions = np.ascontiguousarray(atoms.positions, dtype=np.float64)
         self.struct = _System(
             self.n_atoms,
@@ -183,9 +214,11 @@ class Model:
     """A loaded model file (``cpot_model_t``), freed when garbage-collected."""
 
     def __init__(self, path, threads=None):
+        if threads is not None:
+            threads = thread_count(threads)
         handle = LIB.cpot_model_load(os.fsencode(path))
         if not handle:
-            raise CrystalpotError(None, last_error())
+            raise CrystalpotError(LIB.cpot_last_status(), last_error())
         self.handle = handle
         self._finalizer = weakref.finalize(self, LIB.cpot_model_free, c_void_p(handle))
         if threads is not None:
@@ -227,6 +260,7 @@ class Model:
         check(LIB.cpot_compute(self.handle, ctypes.byref(system.struct), ctypes.byref(request), ctypes.byref(results)))
         out["energy"] = results.energy
         out["energy_error_bound"] = results.energy_error_bound
+        out["warnings"] = last_warnings()
         return out
 
 

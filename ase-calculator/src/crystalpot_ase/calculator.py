@@ -1,5 +1,7 @@
 """The ASE calculator."""
 
+import warnings
+
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
@@ -64,6 +66,13 @@ class CrystalpotCalculator(Calculator):
         if any(name in self.targets for name in properties):
             flags |= _library.PROPERTIES
         out = self.model.compute(self.atoms, flags)
+        #: Warnings of the library about this result (e.g. a charged cell computed with a
+        #: neutralising background, or lattice sums that reached a looser accuracy near a very
+        #: close pair: ``energy_error_bound`` is the bound reached); each kind is also issued
+        #: once as a Python warning.
+        self.results["warnings"] = out["warnings"]
+        for text in out["warnings"]:
+            warnings.warn(f"crystalpot: {text}", RuntimeWarning, stacklevel=2)
         if self.info["energy"]:
             self.results["energy"] = self.results["free_energy"] = out["energy"]
             self.results["energy_error_bound"] = out["energy_error_bound"]

@@ -75,8 +75,14 @@ impl EnergyConfig {
         if self.elements.is_empty() {
             return bad("no elements".into());
         }
+        if let Some(twice) = crate::elements::first_duplicate(&self.elements) {
+            return bad(format!("element {twice} is listed twice in elements"));
+        }
         if !(self.cutoff.is_finite() && self.cutoff > 0.0) {
-            return bad(format!("cutoff must be > 0, got {}", self.cutoff));
+            return bad(format!(
+                "cutoff must be > 0, got {}",
+                crate::error::short(self.cutoff)
+            ));
         }
         if self.radial_basis == 0 || self.width == 0 || self.channels == 0 {
             return bad("radial_basis, width and channels must be positive".into());
@@ -105,7 +111,7 @@ impl EnergyConfig {
         if !(self.tolerance > 0.0 && self.tolerance < 1.0) {
             return bad(format!(
                 "tolerance must be in (0, 1), got {}",
-                self.tolerance
+                crate::error::short(self.tolerance)
             ));
         }
         Ok(())

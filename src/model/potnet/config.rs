@@ -225,6 +225,9 @@ impl ModelMeta {
                 ));
             }
         }
+        if let Some(twice) = elements::first_duplicate(&self.elements) {
+            return bad(format!("element {twice} is listed twice in elements"));
+        }
         if self.elements.is_empty() {
             return bad("no training elements listed".into());
         }
