@@ -4,6 +4,7 @@ pub mod energy;
 pub mod file;
 pub mod local;
 pub mod physics;
+pub mod physics_local;
 pub mod potnet;
 
 use crate::cell::Mat3;
