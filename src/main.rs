@@ -33,6 +33,8 @@ enum Command {
     Train(Box<cli::train::Args>),
     /// Train an energy model on energies, forces and stresses (extended XYZ).
     TrainEnergy(cli::train_energy::Args),
+    /// LAMMPS input lines (pair_style, pair_coeff, kspace, charges) for a model.
+    LammpsInput(cli::lammps_input::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => cli::evaluate::run(args),
         Command::Train(args) => cli::train::run(*args),
         Command::TrainEnergy(args) => cli::train_energy::run(args),
+        Command::LammpsInput(args) => cli::lammps_input::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
