@@ -1,4 +1,4 @@
-/* pair_style crystalpot MODEL_FILE [threads N] [cutoff R]
+/* pair_style crystalpot MODEL_FILE [threads N] [cutoff R] [whole yes|no]
    pair_coeff * * El1 El2 ...
 
    Two ways to run, chosen by the model.
@@ -19,7 +19,8 @@
 
    Gathered (other models: the energy model, or long ranges not of that form): every rank
    gathers all atoms and computes its share of the whole crystal (cpot_compute_share, complete
-   lattice sums), with a warning that this does not scale. */
+   lattice sums), with a warning that this does not scale. `whole yes` takes this path for any
+   model (no kspace style then). */
 
 #include "pair_crystalpot.h"
 
@@ -126,6 +127,7 @@ void PairCrystalpot::settings(int narg, char **arg)
                units);
 
   long threads = 1;
+  bool whole = false;
   cut_coul = 10.0;
   cut_coul_given = false;
   for (int i = 1; i < narg; i += 2) {
@@ -137,13 +139,15 @@ void PairCrystalpot::settings(int narg, char **arg)
       if (threads < 0)
         error->all(FLERR, "pair_style crystalpot: threads must be >= 0 (0 = all cores), got {}",
                    threads);
+    } else if (keyword == "whole") {
+      whole = utils::logical(FLERR, arg[i + 1], false, lmp) == 1;
     } else if (keyword == "cutoff") {
       cut_coul = utils::numeric(FLERR, arg[i + 1], false, lmp);
       cut_coul_given = true;
       if (!(cut_coul > 0.0))
         error->all(FLERR, "pair_style crystalpot: cutoff must be > 0, got {}", cut_coul);
     } else {
-      error->all(FLERR, "pair_style crystalpot: unknown keyword {} (known: threads, cutoff)",
+      error->all(FLERR, "pair_style crystalpot: unknown keyword {} (known: threads, cutoff, whole)",
                  keyword);
     }
   }
@@ -151,7 +155,7 @@ void PairCrystalpot::settings(int narg, char **arg)
   load_model(arg[0]);
   if (cpot_model_set_threads(model, (uintptr_t) threads) != CPOT_SUCCESS)
     error->all(FLERR, "pair_style crystalpot: {}", cpot_last_error());
-  query_local_form();
+  query_local_form(whole);
 }
 
 void PairCrystalpot::load_model(const std::string &path)
@@ -177,10 +181,11 @@ void PairCrystalpot::load_model(const std::string &path)
 }
 
 /// Decides the path: decomposed when the model has a neighbour-list form and a rank-1 long
-/// range (both C ABI queries succeed), gathered otherwise.
-void PairCrystalpot::query_local_form()
+/// range (both C ABI queries succeed) unless `whole yes` asks for crystalpot's own complete
+/// lattice sums, gathered otherwise.
+void PairCrystalpot::query_local_form(bool whole)
 {
-  decomposed = cpot_local_cutoff(model, &cut_local) == CPOT_SUCCESS;
+  decomposed = !whole && cpot_local_cutoff(model, &cut_local) == CPOT_SUCCESS;
   long_range_parts = 0;
   if (decomposed) {
     const int32_t none = 0;    // no elements asked yet: only the parts and the constant

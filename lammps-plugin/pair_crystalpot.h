@@ -60,7 +60,7 @@ class PairCrystalpot : public Pair {
   std::vector<int> centre_index, neighbor_index;
   std::vector<double> vectors, gradients, centre_energies, centre_virials;
 
-  void query_local_form();
+  void query_local_form(bool whole);
   void init_decomposed();
   void check_charges();
   void compute_decomposed();
