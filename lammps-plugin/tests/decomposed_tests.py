@@ -53,10 +53,12 @@ def main():
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     for kspace in ("pppm/disp", "ewald/disp"):
-        native, nrows = run(args, 1, "native", "on", kspace, "native")
-        fscale = max(abs(x) for r in nrows.values() for x in r[:3])
-        vscale = max(abs(x) for r in nrows.values() for x in r[3:])
         for ranks in (1, 2, 4):
+            # The same decomposition for both: LAMMPS's pppm/disp pressure components move
+            # with it by ~3e-4 relative (measured), more than the plugin differs from native.
+            native, nrows = run(args, ranks, "native", "on", kspace, "native")
+            fscale = max(abs(x) for r in nrows.values() for x in r[:3])
+            vscale = max(abs(x) for r in nrows.values() for x in r[3:])
             for newton in ("on", "off"):
                 label = f"{kspace}, {ranks} ranks, newton {newton}"
                 plugin, prows = run(args, ranks, "crystalpot", newton, kspace, "plugin")
