@@ -48,9 +48,17 @@
 // `cpot_model_info` order).
 #define CPOT_PROPERTIES 8
 
-// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads` and
-// `cpot_model_set_min_distance`: `cpot_compute` may be called on one handle from several
-// threads at once; distinct handles are fully independent.
+// `cpot_long_range`: the model has a Coulomb part (per-element charges on the complete 1/r
+// sum).
+#define CPOT_LONG_RANGE_COULOMB 1
+
+// `cpot_long_range`: the model has a dispersion part (E = -sum_{i<j} c_i c_j / r^6 over all
+// images, per-element c).
+#define CPOT_LONG_RANGE_DISPERSION 2
+
+// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads`:
+// `cpot_compute` may be called on one handle from several threads at once; distinct handles
+// are fully independent.
 typedef struct cpot_model_t cpot_model_t;
 
 // Status code returned by every fallible function: `CPOT_SUCCESS` or one of the errors below,
@@ -100,12 +108,39 @@ typedef struct cpot_results_t {
   uintptr_t n_properties;
 } cpot_results_t;
 
+// Centres and their neighbours in compressed-row form; every pointer is borrowed for the call.
+// Centre k's neighbours are entries offsets[k] .. offsets[k + 1]; a neighbour may be any atom
+// or periodic image (an engine's ghost), and may lie beyond the model's cutoff (ignored).
+typedef struct cpot_neighbors_t {
+  // Number of centres.
+  uintptr_t n_centres;
+  // n_centres atomic numbers.
+  const int32_t *centre_numbers;
+  // n_centres + 1 non-decreasing offsets, offsets[0] = 0.
+  const uintptr_t *offsets;
+  // offsets[n_centres] atomic numbers, one per neighbour entry.
+  const int32_t *neighbor_numbers;
+  // 3 * offsets[n_centres] values: the vector from the centre to the neighbour (Å).
+  const double *vectors;
+} cpot_neighbors_t;
+
+// Outputs of `cpot_local_compute`; NULL buffers are not computed or written.
+typedef struct cpot_local_results_t {
+  // Written: the sum of the centre energies (eV).
+  double energy;
+  // n_centres values: E_i (eV).
+  double *centre_energies;
+  // 3 * offsets[n_centres] values: dE_i/dr_ij (eV/Å) per neighbour entry. The force on the
+  // neighbour is -dE_i/dr_ij, on the centre +dE_i/dr_ij.
+  double *gradients;
+  // 9 * n_centres row-major values: the centre's virial -sum_j r_ij (x) dE_i/dr_ij (eV).
+  double *centre_virials;
+} cpot_local_results_t;
+
 // The call succeeded.
 #define CPOT_SUCCESS 0
 
-// A NULL pointer, wrong size, NaN or infinite input, unknown flag, a handle that is not live
-// (freed, or never returned by `cpot_model_load*`), or input so large that the result is not
-// finite (never returned as a success).
+// A NULL pointer, wrong size, NaN or infinite input, or unknown flag.
 #define CPOT_INVALID_ARGUMENT 1
 
 // Singular or left-handed cell, overlapping atoms, unknown element, non-periodic system.
@@ -136,13 +171,6 @@ const char *cpot_version(void);
 // The message of the last failed call on this thread ("" if none failed yet). The string is
 // owned by the library and valid until the next failing `cpot_` call on this thread.
 const char *cpot_last_error(void);
-
-// The warnings of the last successful `cpot_compute*` call on this thread, one per line ("" if
-// it had none): e.g. lattice sums that reached a looser accuracy than asked near a very close
-// pair (its `energy_error_bound` is the one reached), or a charged cell computed with a
-// neutralising background. Owned by the library, valid until the next compute on this thread.
-// Each kind of warning is also printed once per process on stderr.
-const char *cpot_last_warning(void);
 
 // The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
 // what a constructor that returned NULL failed with.
@@ -204,22 +232,11 @@ struct cpot_model_t *cpot_model_load(const char *path);
 // `data` is NULL or points to `len` readable bytes.
 struct cpot_model_t *cpot_model_load_bytes(const uint8_t *data, uintptr_t len);
 
-// Frees a model handle; NULL is accepted and ignored. A pointer that is not a live handle
-// (a second free, or never a handle) is not touched: the call sets `cpot_last_error` /
-// `cpot_last_status` (`CPOT_INVALID_ARGUMENT`) instead of crashing.
+// Frees a model handle; NULL is accepted and ignored.
 //
 // # Safety
-// `model` is NULL or a pointer; no other thread may use the handle during or after the call.
+// `model` is NULL or a handle from `cpot_model_load*` not freed yet, used by no other thread.
 void cpot_model_free(struct cpot_model_t *model);
-
-// Sets the minimum interatomic distance (Å) of this handle's computations: a structure with
-// two atoms (or an atom and its image) closer than it is refused with
-// `CPOT_INVALID_STRUCTURE`, naming the pair ("atoms 3 (Na) and 7 (Cl) are 0.1000 Å apart");
-// 0 disables the check. Default 0.5 Å.
-//
-// # Safety
-// `model` is NULL or a pointer (checked to be a live handle).
-cpot_status_t cpot_model_set_min_distance(struct cpot_model_t *model, double min_distance);
 
 // Writes the JSON description of the model, NUL-terminated, into `buf` (`len` bytes):
 // `{"kind", "name", "energy", "targets": [{"name", "unit", "extensive"}], "elements": [...],
@@ -289,6 +306,46 @@ cpot_status_t cpot_compute_batch(const struct cpot_model_t *model,
                                  uintptr_t n_systems,
                                  const struct cpot_request_t *request,
                                  struct cpot_results_t *results);
+
+// Writes the range (Å) of the model's local part into `*cutoff`: an engine's neighbour list
+// must hold every neighbour closer than that. `CPOT_MODEL_ERROR` if the model has no
+// neighbour-list form (then use `cpot_compute`).
+//
+// # Safety
+// `model` is NULL or a live handle; `cutoff` is NULL or valid for one write.
+cpot_status_t cpot_local_cutoff(const struct cpot_model_t *model, double *cutoff);
+
+// Describes the model's long range for the `n_elements` atomic numbers at `numbers`:
+// `charges[k]` (e) and `dispersion[k]` (c_k, sqrt(eV Å^6)) of element k, `*coulomb_constant`
+// (eV Å / e^2) and `*parts`, a set of `CPOT_LONG_RANGE_*` bits (0: no long range; then
+// charges and dispersion are 0). Any output may be NULL. `CPOT_MODEL_ERROR` if the model's
+// long range is not of this rank-1 form or it has no neighbour-list form (then use
+// `cpot_compute`), or if an element is not in the model.
+//
+// # Safety
+// `model` is NULL or a live handle; `numbers` is NULL or holds `n_elements` values;
+// `charges` and `dispersion` are NULL or valid for `n_elements` writes; `coulomb_constant`
+// and `parts` are NULL or valid for one write.
+cpot_status_t cpot_long_range(const struct cpot_model_t *model,
+                              uintptr_t n_elements,
+                              const int32_t *numbers,
+                              double *charges,
+                              double *dispersion,
+                              double *coulomb_constant,
+                              uint32_t *parts);
+
+// Evaluates the model's local part on a neighbour list (see `cpot_neighbors_t`,
+// `cpot_local_results_t`). Fails with `CPOT_MODEL_ERROR` if the model has no neighbour-list
+// form or a centre or neighbour element is not in the model, `CPOT_INVALID_ARGUMENT` on bad
+// offsets, NaN or infinite vectors, or atomic numbers out of range. Runs on the handle's
+// threads (`cpot_model_set_threads`).
+//
+// # Safety
+// `model` is NULL or a live handle; `list` and `results` are NULL or valid, with their
+// buffers valid for the documented lengths and the output buffers not aliased.
+cpot_status_t cpot_local_compute(const struct cpot_model_t *model,
+                                 const struct cpot_neighbors_t *list,
+                                 struct cpot_local_results_t *results);
 
 #ifdef __cplusplus
 }  // extern "C"

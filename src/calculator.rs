@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::energy::EnergyModel;
 use crate::model::file::{description, looks_like_safetensors};
 use crate::model::linear::LinearModel;
+use crate::model::local::{LocalModel, RankOneLongRange};
 use crate::model::physics::PhysicsModel;
 use crate::model::potnet::PotnetModel;
 use crate::model::{Partition, Request, Results};
@@ -161,6 +162,28 @@ impl Calculator {
                 elements: symbols(m.featurizer().elements()),
                 cutoff: Some(m.config().cutoff),
             },
+        }
+    }
+
+    /// The model's short-range part in neighbour-list form, if it has one: what an engine that
+    /// owns the neighbour search (LAMMPS's domain decomposition) evaluates centre by centre.
+    pub fn local_model(&self) -> Option<&dyn LocalModel> {
+        match &self.model {
+            Model::Physics(m) => Some(m),
+            Model::Linear(m) => Some(m.as_ref()),
+            Model::Potnet(_) | Model::Energy(_) => None,
+        }
+    }
+
+    /// The model's long range in the rank-1 form an Ewald-type solver (LAMMPS's kspace styles)
+    /// evaluates; with [`Self::local_model`] it is the whole model. `Some` with no charges and
+    /// no dispersion: the model has no long range. `None`: its long range is not of that form
+    /// (or it has no local form), so it must be evaluated on the whole structure.
+    pub fn rank_one_long_range(&self) -> Option<RankOneLongRange> {
+        match &self.model {
+            Model::Physics(m) => m.rank_one_long_range(),
+            Model::Linear(m) => Some(m.rank_one_long_range()),
+            Model::Potnet(_) | Model::Energy(_) => None,
         }
     }
 

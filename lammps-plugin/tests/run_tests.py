@@ -195,7 +195,7 @@ ERRORS = [
     ("missing model file", {"model": "/nonexistent/model.json"}, "cannot load model file"),
     ("units lj", {"units": "lj"}, "supports units metal and real only, not units lj"),
     ("non-periodic box", {"boundary": "p p f"}, "requires a box periodic in x, y and z"),
-    ("unknown keyword", {"style_args": "cutoff 5"}, "unknown keyword cutoff"),
+    ("unknown keyword", {"style_args": "range 5"}, "unknown keyword range"),
     ("bad threads value", {"style_args": "threads -2"}, "threads must be >= 0"),
 ]
 

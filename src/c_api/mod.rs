@@ -11,6 +11,7 @@
 
 mod lattice;
 mod model;
+mod neighbors;
 
 pub use lattice::{cpot_lattice_potential, cpot_lattice_sums};
 pub use model::{

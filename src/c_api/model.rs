@@ -18,7 +18,7 @@ use crate::model::{Partition, Request, Results, DEFAULT_MIN_DISTANCE};
 /// `cpot_model_set_min_distance`: `cpot_compute` may be called on one handle from several
 /// threads at once; distinct handles are fully independent.
 pub struct cpot_model_t {
-    calculator: Calculator,
+    pub(super) calculator: Calculator,
     /// Number of targets (properties) the model predicts, for checking `n_properties`.
     n_targets: usize,
     /// The handle's own rayon pool (`None`: the global pool, all cores).
@@ -52,7 +52,7 @@ impl cpot_model_t {
     }
 
     /// Runs `work` on the handle's thread pool.
-    fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
+    pub(super) fn install<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
         let pool = self
             .pool
             .lock()

@@ -5,6 +5,7 @@ pub mod energy;
 pub mod evaluate;
 pub mod fit;
 pub mod import_potnet;
+pub mod lammps_input;
 pub mod potentials;
 pub mod predict;
 pub mod train;

@@ -5,6 +5,7 @@ pub mod file;
 pub mod linear;
 pub mod local;
 pub mod physics;
+pub mod physics_local;
 pub mod potnet;
 
 use crate::cell::Mat3;

@@ -64,6 +64,9 @@ pub struct PhysicsModel {
     pub charges: BTreeMap<u8, f64>,
     /// Pair parameters keyed by (smaller Z, larger Z).
     pub pairs: BTreeMap<(u8, u8), PairParameters>,
+    /// The repulsion as a dense table for the neighbour-list form (built at load from the
+    /// fields above; see [`crate::model::physics_local`]).
+    pub short_range: crate::model::physics_local::ShortRangeTable,
 }
 
 #[derive(Deserialize)]
@@ -170,6 +173,9 @@ impl PhysicsModel {
             name: file.name.unwrap_or_else(|| "rigid-ion".into()),
             coulomb_constant,
             tolerance,
+            short_range: crate::model::physics_local::ShortRangeTable::new(
+                &charges, &pairs, tolerance,
+            ),
             charges,
             pairs,
         })

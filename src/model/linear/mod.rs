@@ -541,7 +541,7 @@ impl LinearModel {
             virial: request
                 .virial
                 .then_some(0.5 * (virial + virial.transpose())),
-            properties: None,
+            ..Results::default()
         })
     }
 
