@@ -462,7 +462,6 @@ fn share_sums(
             n_atoms: structure.len(),
             n_channels: channels.count(),
             derivatives: options.derivatives,
-            self_weight: weight_ratio(channels, |w| w.iter().fold(0.0f64, |m, x| m.max(x.abs()))),
             mean_weight: weight_ratio(channels, |w| w.iter().sum::<f64>().abs()),
         };
         pme::error::choose(&kernel, &reduced, &work, pme_target(channels, tolerance))
@@ -564,11 +563,9 @@ fn pme_sums(
             .weights
             .iter()
             .map(|w| {
-                let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
                 let norm2 = w.iter().map(|x| x * x).sum::<f64>().sqrt();
                 let total = w.iter().sum::<f64>().abs();
-                let e = &choice.estimate;
-                e.phi * norm2 + e.phi_self * max_w + e.phi_mean * total
+                choice.estimate.phi * norm2 + choice.estimate.phi_mean * total
             })
             .collect()
     } else {
@@ -583,8 +580,8 @@ fn pme_sums(
     Ok(acc.finish(channels, &truncation, structure.len(), method))
 }
 
-/// max_c size(w_c) / √(Σ w_c²): how a measure of a channel (its heaviest weight, |Σ w|)
-/// compares with its norm, for PME's systematic error terms.
+/// max_c size(w_c) / √(Σ w_c²): how a measure of a channel (here |Σ w|)
+/// compares with its norm, for PME's systematic error term.
 fn weight_ratio(channels: &Channels, size: impl Fn(&[f64]) -> f64) -> f64 {
     channels
         .weights

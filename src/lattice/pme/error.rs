@@ -13,7 +13,9 @@
 //!   c = (f/(f + l))^n, f = m_α/K_α, in each direction α. Both the atom's own interpolation and
 //!   the structure factor carry them, so δφ² = Σ_m a(G)² 2 Σ_{α,l} c² and δF² = Σ_m a(G)²
 //!   Σ_{α,l} c² (|G + 2πl K_α b_α|² + |G|²), the mode sum taken by a midpoint rule in f. For 1/r
-//!   it is within a factor 2 of Deserno and Holm's closed form (as LAMMPS uses it; tests).
+//!   it lies 1–8 times above Deserno and Holm's closed form for P3M with their optimal influence
+//!   function (as LAMMPS evaluates it; tests): SPME's influence function a|B|² is not the optimal
+//!   one, so at equal order and mesh it errs more, as Ballenegger, Cerdà & Holm (2012) found.
 //!
 //! These are estimates (RMS over atoms, not bounds): PME reports them as such.
 
@@ -29,16 +31,13 @@ const SAFETY: f64 = 0.5;
 const ORDERS: [usize; 5] = [4, 5, 6, 8, 10];
 
 /// Real-space cut-offs (Å) tried; η follows from the real-space target.
-const CUTOFFS: [f64; 8] = [4.0, 5.0, 6.0, 7.0, 8.0, 9.5, 11.0, 13.0];
+const CUTOFFS: [f64; 6] = [4.0, 5.0, 6.0, 7.5, 9.0, 11.0];
 
 /// Estimated RMS errors of φ and of the force on a unit test weight, per unit √(Σ w²).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
     pub phi: f64,
     pub force: f64,
-    /// Systematic error of φ per unit of the atom's own weight: its interaction with its own
-    /// interpolated image (the same sign for every atom, so it adds up in energies).
-    pub phi_self: f64,
     /// Systematic real-space error of φ per unit of the channel's total weight Σ w: the mean
     /// (4π/V) ∫_rc^∞ r² g dr of the tail, which random signs would cancel but a channel of one
     /// sign (dispersion) does not.
@@ -49,14 +48,13 @@ impl Estimate {
     /// The larger of the φ and force errors, per unit √(Σ w²), for atoms whose weight is
     /// `self_weight` √(Σ w²).
     fn worst(&self, w: &Workload) -> f64 {
-        (self.phi + w.self_weight * self.phi_self + w.mean_weight * self.phi_mean).max(self.force)
+        (self.phi + w.mean_weight * self.phi_mean).max(self.force)
     }
 
     fn combined(self, other: Estimate) -> Estimate {
         Estimate {
             phi: self.phi.hypot(other.phi),
             force: self.force.hypot(other.force),
-            phi_self: self.phi_self + other.phi_self,
             phi_mean: self.phi_mean + other.phi_mean,
         }
     }
@@ -70,7 +68,6 @@ pub fn real_space(kernel: &InversePowerKernel, r_cut: f64) -> Estimate {
         return Estimate {
             phi: 0.0,
             force: 0.0,
-            phi_self: 0.0,
             phi_mean: 0.0,
         };
     }
@@ -96,7 +93,6 @@ pub fn real_space(kernel: &InversePowerKernel, r_cut: f64) -> Estimate {
     Estimate {
         phi: PHI_CALIBRATION * (phi * scale).sqrt(),
         force: (force * scale).sqrt(),
-        phi_self: 0.0,
         // The mean decays slower than g² (rate ~λ/2): the same nodes cover it to e^{−20}.
         phi_mean: (mean * scale).abs(),
     }
@@ -109,7 +105,7 @@ pub fn mesh(
     order: usize,
     dims: [usize; 3],
 ) -> Estimate {
-    const SAMPLES: usize = 12;
+    const SAMPLES: usize = 8;
     let rows: [Vec3; 3] = [0, 1, 2].map(|a| reduced.reciprocal.row(a).transpose());
     // Per direction: (f, m, weight) samples, exact integers for small meshes.
     let samples = |k: usize| -> Vec<(f64, f64, f64)> {
@@ -131,7 +127,7 @@ pub fn mesh(
     };
     let axes = [samples(dims[0]), samples(dims[1]), samples(dims[2])];
     let n = order as i32;
-    let (mut phi, mut force, mut phi_self) = (0.0, 0.0, 0.0);
+    let (mut phi, mut force) = (0.0, 0.0);
     for &(f0, m0, w0) in &axes[0] {
         for &(f1, m1, w1) in &axes[1] {
             for &(f2, m2, w2) in &axes[2] {
@@ -142,28 +138,23 @@ pub fn mesh(
                 }
                 let a = kernel.recip_coeff(g2);
                 let weight = w0 * w1 * w2 * a * a;
-                let (mut alias, mut alias_force, mut missing) = (0.0, 0.0, 0.0);
+                let (mut alias, mut alias_force) = (0.0, 0.0);
                 for (axis, f) in [f0, f1, f2].into_iter().enumerate() {
                     for l in [-2.0, -1.0, 1.0, 2.0] {
                         let c = (f / (f + l)).powi(2 * n);
                         let shifted = g + rows[axis] * (l * dims[axis] as f64);
                         alias += c;
                         alias_force += c * (shifted.norm_squared() + g2);
-                        missing += kernel.recip_coeff(shifted.norm_squared());
                     }
                 }
                 phi += weight * 2.0 * alias;
                 force += weight * alias_force;
-                // Own image: ⟨|interpolated e^{iG·x}|²⟩ = 1 + Σ c², against the exact sum's
-                // modes beyond the mesh (the aliases themselves).
-                phi_self += w0 * w1 * w2 * (a * alias - missing);
             }
         }
     }
     Estimate {
         phi: PHI_CALIBRATION * phi.sqrt(),
         force: force.sqrt(),
-        phi_self: phi_self.abs(),
         phi_mean: 0.0,
     }
 }
@@ -228,15 +219,15 @@ pub struct Workload {
     pub n_atoms: usize,
     pub n_channels: usize,
     pub derivatives: bool,
-    /// Largest weight per unit √(Σ w²) of its channel (what the self term scales with).
-    pub self_weight: f64,
     /// Largest |Σ w| per unit √(Σ w²) of its channel (what the mean tail scales with).
     pub mean_weight: f64,
 }
 
 /// Relative costs (units of one reciprocal term per atom of the exact engine, ≈ 2 ns): a
 /// real-space pair, one B-spline point per channel (spread, gather, and the force gradient),
-/// one mesh point of an FFT pass per channel, and one influence-function value.
+/// one mesh point of an FFT pass per channel, and one influence-function value. Checked on
+/// 10,648-atom rock salt at 1e-5: real-pair costs of 10–200 give (r_cut, order, mesh) from
+/// (9 Å, 8, 54³) to (5 Å, 8, 108³); 50 picks (6 Å, 8, 90³), the fastest of them.
 const REAL_PAIR_COST: f64 = 50.0;
 const SPLINE_POINT_COST: f64 = 1.0;
 const FFT_POINT_COST: f64 = 1.5;
@@ -265,18 +256,23 @@ pub fn choose(
         };
         let real = real_space(&kernel, r_cut);
         let pairs = 4.0 / 3.0 * std::f64::consts::PI * r_cut.powi(3) * density;
+        let real_cost = work.n_atoms as f64 * REAL_PAIR_COST * pairs;
+        let derivative_factor = if work.derivatives { 5.0 } else { 2.0 };
+        let spline_cost = |order: usize| {
+            SPLINE_POINT_COST * (order.pow(3) * work.n_channels) as f64 * derivative_factor
+        };
         for order in ORDERS {
+            // Lower bound without the FFT: skip what cannot beat the best so far.
+            let floor = real_cost + work.n_atoms as f64 * spline_cost(order);
+            if best.as_ref().is_some_and(|b| floor >= b.cost) {
+                continue;
+            }
             let Some((dims, mesh_error)) = mesh_for(&kernel, reduced, order, &planes, share, work)
             else {
                 continue;
             };
             let points: usize = dims.iter().product();
-            let derivative_factor = if work.derivatives { 5.0 } else { 2.0 };
-            let cost = work.n_atoms as f64
-                * (REAL_PAIR_COST * pairs
-                    + SPLINE_POINT_COST
-                        * (order.pow(3) * work.n_channels) as f64
-                        * derivative_factor)
+            let cost = floor
                 + points as f64
                     * (FFT_POINT_COST * work.n_channels as f64 * (points as f64).log2()
                         + INFLUENCE_COST * 0.5);
@@ -329,29 +325,36 @@ fn mesh_for(
     target: f64,
     work: &Workload,
 ) -> Option<([usize; 3], Estimate)> {
-    let dims_at = |step: f64| planes.map(|l| fft_size(((l / step).ceil() as usize).max(2 * order)));
-    // The finest step considered: 0.05 Å, or what keeps the mesh within MAX_MESH_POINTS.
-    let limit = 1.05 * (planes.iter().product::<f64>() / MAX_MESH_POINTS as f64).cbrt();
-    let fine = limit.max(0.05);
-    let coarse = planes.iter().fold(f64::INFINITY, |m, &l| m.min(l)) / (2 * order) as f64;
-    if mesh(kernel, reduced, order, dims_at(fine)).worst(work) > target {
-        return None;
-    }
-    let (mut lo, mut hi) = (fine, coarse.max(fine));
-    if mesh(kernel, reduced, order, dims_at(hi)).worst(work) <= target {
-        lo = hi;
-    } else {
-        for _ in 0..12 {
-            let mid = (lo * hi).sqrt();
-            if mesh(kernel, reduced, order, dims_at(mid)).worst(work) <= target {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
+    let widest = planes.iter().fold(0.0f64, |m, &l| m.max(l));
+    let dims_at = |k: usize| {
+        planes.map(|l| fft_size(((k as f64 * l / widest).ceil() as usize).max(2 * order)))
+    };
+    // Candidate sizes along the widest direction: smooth numbers from 2·order up to a step of
+    // 0.05 Å or the MAX_MESH_POINTS limit; the error falls as the size grows.
+    let limit = (planes.iter().product::<f64>() / MAX_MESH_POINTS as f64).cbrt();
+    let largest = (widest / limit.max(0.05)) as usize;
+    let sizes: Vec<usize> = (2 * order..=largest.max(2 * order))
+        .filter(|&k| fft_size(k) == k)
+        .collect();
+    let fits = |k: usize| {
+        let dims = dims_at(k);
+        let e = mesh(kernel, reduced, order, dims);
+        (dims.iter().product::<usize>() <= MAX_MESH_POINTS && e.worst(work) <= target)
+            .then_some((dims, e))
+    };
+    let last = *sizes.last()?;
+    fits(last)?;
+    // Bisection for the first size that fits.
+    let (mut lo, mut hi) = (0, sizes.len() - 1);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if fits(sizes[mid]).is_some() {
+            hi = mid;
+        } else {
+            lo = mid + 1;
         }
     }
-    let dims = dims_at(lo);
-    Some((dims, mesh(kernel, reduced, order, dims)))
+    fits(sizes[lo])
 }
 
 /// Largest mesh considered (2²⁷ points, 1 GiB per real channel).
@@ -370,4 +373,106 @@ pub fn fft_size(n: usize) -> usize {
             r == 1
         })
         .expect("some larger smooth number exists")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Lattice;
+
+    fn cubic(l: f64) -> ReducedGeometry {
+        ReducedGeometry::new(
+            &Lattice::from_rows([[l, 0.0, 0.0], [0.0, l, 0.0], [0.0, 0.0, l]]).unwrap(),
+        )
+    }
+
+    #[test]
+    fn real_space_estimates_approach_the_published_closed_forms() {
+        let geo = cubic(20.0);
+        let v = geo.volume;
+        for (eta, rc) in [(0.35f64, 10.0f64), (0.5, 8.0), (0.7, 6.0)] {
+            let x = eta * eta * rc * rc;
+            // Kolafa & Perram (1992), force on a unit charge per unit √Q².
+            let kp = 2.0 * (-x).exp() / (rc * v).sqrt();
+            let coulomb = InversePowerKernel::new(1.0, eta, v).unwrap();
+            let ratio = real_space(&coulomb, rc).force / kp;
+            assert!((ratio - 1.0).abs() < 0.15, "1/r η={eta}: {ratio}");
+            // in 't Veld, Ismail & Grest (2007), the real-space dispersion estimate.
+            let itv = std::f64::consts::PI.sqrt() * eta.powi(5) * (-x).exp() / (rc * v).sqrt()
+                * (1.0 + (3.0 + (6.0 + 6.0 / x) / x) / x);
+            let london = InversePowerKernel::new(6.0, eta, v).unwrap();
+            let ratio = real_space(&london, rc).force / itv;
+            assert!((ratio - 1.0).abs() < 0.3, "1/r⁶ η={eta}: {ratio}");
+        }
+    }
+
+    /// Deserno & Holm's closed form for P3M with ik differentiation, as LAMMPS evaluates it
+    /// (per unit test charge and per unit √Q²), for order ≤ 7.
+    fn deserno_holm(order: usize, eta: f64, h: f64, l: f64) -> f64 {
+        let acons: [&[f64]; 5] = [
+            &[1.0 / 588.0, 7.0 / 1440.0, 21.0 / 3872.0],
+            &[
+                1.0 / 4320.0,
+                3.0 / 1936.0,
+                7601.0 / 2271360.0,
+                143.0 / 28800.0,
+            ],
+            &[
+                1.0 / 23232.0,
+                7601.0 / 13628160.0,
+                143.0 / 69120.0,
+                517231.0 / 106536960.0,
+                106640677.0 / 11737571328.0,
+            ],
+            &[
+                691.0 / 68140800.0,
+                13.0 / 57600.0,
+                47021.0 / 35512320.0,
+                9694607.0 / 2095994880.0,
+                733191589.0 / 59609088000.0,
+                326190917.0 / 11700633600.0,
+            ],
+            &[
+                1.0 / 345600.0,
+                3617.0 / 35512320.0,
+                745739.0 / 838397952.0,
+                56399353.0 / 12773376000.0,
+                25091609.0 / 1560084480.0,
+                1755948832039.0 / 36229939200000.0,
+                4887769399.0 / 37838389248.0,
+            ],
+        ];
+        let sum: f64 = acons[order - 3]
+            .iter()
+            .enumerate()
+            .map(|(m, a)| a * (h * eta).powi(2 * m as i32))
+            .sum();
+        (h * eta).powi(order as i32) * (eta * l * (2.0 * std::f64::consts::PI).sqrt() * sum).sqrt()
+            / (l * l)
+    }
+
+    #[test]
+    fn mesh_estimate_is_close_to_deserno_holm_for_coulomb() {
+        let l = 20.0;
+        let geo = cubic(l);
+        for (order, eta, k) in [(5, 0.35, 24), (6, 0.5, 40), (7, 0.4, 32), (4, 0.3, 20)] {
+            let kernel = InversePowerKernel::new(1.0, eta, geo.volume).unwrap();
+            let ours = mesh(&kernel, &geo, order, [k; 3]).force;
+            // Three directions of the same spacing, combined as LAMMPS does.
+            let dh = deserno_holm(order, eta, l / k as f64, l);
+            let ratio = ours / dh;
+            assert!(
+                (1.0..8.0).contains(&ratio),
+                "n={order} η={eta} K={k}: {ratio}"
+            );
+        }
+    }
+
+    #[test]
+    fn fft_sizes_are_smooth_and_minimal() {
+        assert_eq!(fft_size(7), 8);
+        assert_eq!(fft_size(31), 32);
+        assert_eq!(fft_size(49), 50);
+        assert_eq!(fft_size(1), 1);
+    }
 }

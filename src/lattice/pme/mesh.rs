@@ -52,23 +52,25 @@ impl Stencil {
     }
 
     /// Calls `f(mesh index, θ, ∂θ/∂u)` for every point of the support.
+    #[inline]
     fn for_each(&self, dims: [usize; 3], mut f: impl FnMut(usize, f64, [f64; 3])) {
         let n = self.values[0].len();
+        // Wrapped indices per direction, computed once (n ≤ 16).
+        let mut index = [[0usize; 16]; 3];
+        for (a, row) in index.iter_mut().enumerate() {
+            for (j, k) in row.iter_mut().take(n).enumerate() {
+                *k = (self.start[a] + j) % dims[a];
+            }
+        }
         for i in 0..n {
-            let k0 = (self.start[0] + i) % dims[0];
             let (v0, d0) = (self.values[0][i], self.derivatives[0][i]);
             for j in 0..n {
-                let k1 = (self.start[1] + j) % dims[1];
                 let (v1, d1) = (self.values[1][j], self.derivatives[1][j]);
-                let row = (k0 * dims[1] + k1) * dims[2];
-                for l in 0..n {
-                    let k2 = (self.start[2] + l) % dims[2];
-                    let (v2, d2) = (self.values[2][l], self.derivatives[2][l]);
-                    f(
-                        row + k2,
-                        v0 * v1 * v2,
-                        [d0 * v1 * v2, v0 * d1 * v2, v0 * v1 * d2],
-                    );
+                let row = (index[0][i] * dims[1] + index[1][j]) * dims[2];
+                let (v01, d01, v0d1) = (v0 * v1, d0 * v1, v0 * d1);
+                let third = self.values[2].iter().zip(&self.derivatives[2]);
+                for (&k2, (&v2, &d2)) in index[2].iter().zip(third) {
+                    f(row + k2, v01 * v2, [d01 * v2, v0d1 * v2, v01 * d2]);
                 }
             }
         }
