@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
+use crystalpot::lattice::per_atom::set_default_method;
 use crystalpot::model::Request;
 use crystalpot::{Calculator, Result};
 
@@ -22,9 +23,14 @@ pub struct Args {
     /// Reject structures with atoms closer than this (Å).
     #[arg(long, default_value_t = 0.5)]
     min_distance: f64,
+    /// Lattice-sum method: exact Ewald with rigorous bounds, smooth PME (N log N, estimated
+    /// errors), or auto (exact unless PME is much cheaper: large cells).
+    #[arg(long, default_value = "auto", value_parser = ["ewald", "pme", "auto"])]
+    method: String,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    set_default_method(args.method.parse()?);
     let calc = Calculator::from_file(&args.model)?;
     let info = calc.info();
     let structures = super::read_structures(&args.file, args.min_distance)?;
@@ -56,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         println!("{} ({} atoms), model {:?}", s.formula(), s.len(), info.name);
         println!(
-            "energy  {:.12} eV  (error bound {:.1e} eV)",
+            "energy  {:.12} eV  (error bound {:.1e} eV; an estimate if PME ran)",
             r.energy, r.energy_error_bound
         );
         println!("forces (eV/Å):");

@@ -11,12 +11,16 @@
 //! ones do. The Yukawa split needs no background (its G = 0 term 4π e^{−κ²/4η²}/(Vκ²) is
 //! finite) and, for large κ, the cost model drives η down to κ/50, where the split is direct
 //! summation; for small κ it costs what Coulomb does.
+//!
+//! The per-atom sums ([`per_atom`]) can also run as smooth particle-mesh Ewald ([`pme`]),
+//! O(N log N) with estimated (not rigorous) errors; a cost model picks PME for large cells.
 
 pub mod bounds;
 pub mod derivatives;
 mod exact;
 pub mod kernels;
 pub mod per_atom;
+pub mod pme;
 pub mod potnet;
 
 pub use exact::{choose_kernel_split, choose_split, pair_matrices, EwaldSplit};

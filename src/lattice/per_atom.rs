@@ -16,17 +16,23 @@
 //! - G = 0: E = (c₀/2) Σ_cd M_cd W_c W_d with W_c = Σ_i w_ci, W = E 1 (c₀ ∝ 1/V);
 //! - self: E = (c_self/2) Σ_i c_ii, strain-independent.
 //!
+//! Method. [`SumOptions::method`] chooses between this exact engine and smooth PME
+//! ([`super::pme`], O(N log N), errors estimated, not bounded); [`Method::Auto`] (the default)
+//! takes the exact engine unless its modelled cost exceeds [`PME_PREFERENCE`] times PME's.
+//!
 //! Error bounds ([`super::bounds`]). Real space: the packing count (atoms at least d_min apart
 //! own disjoint balls), valid for every cell size, where the per-pair lattice count of the N×N
 //! path would need the large diagonal of a supercell. Reciprocal space: the reciprocal-lattice
 //! count, with |ρ_c(G)| ≤ ‖w_c‖₁.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
 
 use super::bounds::{real_space_tail, reciprocal_tail, solve_radius, LatticeCounting};
 use super::kernels::{reciprocal_vectors_within, InversePowerKernel, ReducedGeometry};
+use super::pme;
 use crate::cell::{Mat3, Vec3};
 use crate::error::{Error, Result};
 use crate::neighbors::{ListKind, NeighborSearch};
@@ -202,12 +208,114 @@ impl Default for Partition {
     }
 }
 
+/// How the reciprocal part of a sum is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Exact Ewald over structure factors, with rigorous error bounds (time ∝ N^1.5).
+    Ewald,
+    /// Smooth particle-mesh Ewald, with estimated errors (time ∝ N log N).
+    Pme,
+    /// The exact engine unless PME is modelled [`PME_PREFERENCE`] times cheaper.
+    Auto,
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "ewald" => Ok(Method::Ewald),
+            "pme" => Ok(Method::Pme),
+            "auto" => Ok(Method::Auto),
+            _ => Err(Error::InvalidInput(format!(
+                "unknown summation method {s:?}: expected ewald, pme or auto"
+            ))),
+        }
+    }
+}
+
+/// The price paid for rigorous bounds: [`Method::Auto`] keeps the exact engine while its
+/// modelled cost is below this many times that of PME.
+pub const PME_PREFERENCE: f64 = 4.0;
+
+static DEFAULT_METHOD: AtomicU8 = AtomicU8::new(2);
+
+/// Sets the method used by [`channel_sums`] and [`partial_channel_sums`] (and so by every model
+/// built on them) in this process; [`Method::Auto`] unless set. For command-line overrides.
+pub fn set_default_method(method: Method) {
+    let code = match method {
+        Method::Ewald => 0,
+        Method::Pme => 1,
+        Method::Auto => 2,
+    };
+    DEFAULT_METHOD.store(code, Ordering::Relaxed);
+}
+
+/// The method set by [`set_default_method`].
+pub fn default_method() -> Method {
+    match DEFAULT_METHOD.load(Ordering::Relaxed) {
+        0 => Method::Ewald,
+        1 => Method::Pme,
+        _ => Method::Auto,
+    }
+}
+
+/// What a sum is asked for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SumOptions {
+    /// Accuracy of φ per unit of the largest weight (Å^-p). The exact engine bounds the error
+    /// by it; PME keeps its estimated RMS errors of φ (Å^-p) and of the force on a unit weight
+    /// (Å^-p-1) within it (for p = 1 that is LAMMPS's relative force accuracy).
+    pub tolerance: f64,
+    /// Whether forces and the virial are wanted.
+    pub derivatives: bool,
+    pub method: Method,
+    /// Fixed PME parameters instead of those chosen from `tolerance` (with [`Method::Pme`]):
+    /// for reproducible derivatives across structures, e.g. a fixed mesh through an MD run.
+    pub pme_parameters: Option<PmeParameters>,
+}
+
+/// The parameters of one PME evaluation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PmeParameters {
+    /// Ewald splitting parameter η (1/Å).
+    pub eta: f64,
+    /// Real-space cut-off (Å).
+    pub r_cut: f64,
+    /// B-spline order (points per direction, ≥ 3).
+    pub order: usize,
+    /// Mesh points along the three vectors of the LLL-reduced cell (each ≥ order).
+    pub mesh: [usize; 3],
+}
+
+impl SumOptions {
+    /// `tolerance` and `derivatives` with the process default method ([`default_method`]).
+    pub fn new(tolerance: f64, derivatives: bool) -> Self {
+        SumOptions {
+            tolerance,
+            derivatives,
+            method: default_method(),
+            pme_parameters: None,
+        }
+    }
+}
+
+/// The method a sum used.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MethodUsed {
+    /// Exact Ewald: the `*_error_bound` fields are rigorous bounds.
+    Ewald,
+    /// Smooth PME with these parameters: the `*_error_bound` fields are estimates (RMS over
+    /// atoms, random-position model), not bounds.
+    Pme(PmeParameters),
+}
+
 /// Everything [`channel_sums`] computes.
 #[derive(Clone, Debug)]
 pub struct ChannelSums {
     /// φ_ci = Σ_j w_cj S(i, j), indexed `[c][i]`.
     pub phi: Vec<Vec<f64>>,
-    /// Rigorous bound on max_i |φ_ci − exact| for each channel.
+    /// Rigorous bound on max_i |φ_ci − exact| for each channel (an estimate with PME, see
+    /// `method`).
     pub phi_error_bound: Vec<f64>,
     /// E = ½ Σ_i Σ_cd M_cd w_ci φ_di.
     pub energy: f64,
@@ -219,6 +327,8 @@ pub struct ChannelSums {
     pub forces: Option<Vec<Vec3>>,
     /// W = −∂E/∂ε, when derivatives were requested.
     pub virial: Option<Mat3>,
+    /// Which method computed the sums (and so what the bounds mean).
+    pub method: MethodUsed,
 }
 
 /// Computes per-atom sums of |r|^-p (p > 0, p ≠ 3) for the weight channels, with an absolute
@@ -231,14 +341,22 @@ pub fn channel_sums(
     tolerance: f64,
     derivatives: bool,
 ) -> Result<ChannelSums> {
-    share_sums(
+    channel_sums_with(
         structure,
         power,
         channels,
-        tolerance,
-        derivatives,
-        Partition::WHOLE,
+        &SumOptions::new(tolerance, derivatives),
     )
+}
+
+/// [`channel_sums`] with every option explicit.
+pub fn channel_sums_with(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    options: &SumOptions,
+) -> Result<ChannelSums> {
+    partial_channel_sums_with(structure, power, channels, None, Partition::WHOLE, options)
 }
 
 /// [`channel_sums`] of the energy E_S of the atoms whose `energy_atoms` entry is true (all
@@ -257,8 +375,21 @@ pub fn partial_channel_sums(
     tolerance: f64,
     derivatives: bool,
 ) -> Result<ChannelSums> {
+    let options = SumOptions::new(tolerance, derivatives);
+    partial_channel_sums_with(structure, power, channels, energy_atoms, share, &options)
+}
+
+/// [`partial_channel_sums`] with every option explicit.
+pub fn partial_channel_sums_with(
+    structure: &Structure,
+    power: f64,
+    channels: &Channels,
+    energy_atoms: Option<&[bool]>,
+    share: Partition,
+    options: &SumOptions,
+) -> Result<ChannelSums> {
     let Some(mask) = energy_atoms else {
-        return share_sums(structure, power, channels, tolerance, derivatives, share);
+        return share_sums(structure, power, channels, options, share);
     };
     channels.validate(structure.len())?;
     if mask.len() != structure.len() {
@@ -273,8 +404,7 @@ pub fn partial_channel_sums(
         structure,
         power,
         &channels.restricted_to(mask),
-        tolerance,
-        derivatives,
+        options,
         share,
     )?;
     sums.phi.truncate(nc);
@@ -293,15 +423,19 @@ pub fn partial_channel_sums(
     Ok(sums)
 }
 
-/// The sums of one share of the work. Fails when the share's own bound exceeds `tolerance`.
+/// Below this many atoms [`Method::Auto`] does not even consider PME (the exact engine is
+/// then always the cheaper or close).
+const MIN_PME_ATOMS: usize = 500;
+
+/// The sums of one share of the work. Fails when the share's own bound exceeds the tolerance.
 fn share_sums(
     structure: &Structure,
     power: f64,
     channels: &Channels,
-    tolerance: f64,
-    derivatives: bool,
+    options: &SumOptions,
     share: Partition,
 ) -> Result<ChannelSums> {
+    let tolerance = options.tolerance;
     channels.validate(structure.len())?;
     if structure.pbc() != [true; 3] {
         return Err(Error::InvalidStructure(
@@ -316,14 +450,45 @@ fn share_sums(
         )));
     }
     let geometry = Geometry::new(structure, channels)?;
-    let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
-    let mut acc = Accumulator::new(channels.count(), structure.len(), derivatives);
-    real_space(structure, &split, channels, share, &mut acc)?;
-    reciprocal_space(structure, &reduced, &split, channels, share, &mut acc);
-    if share.is_first() {
-        constant_terms(&split, channels, &mut acc);
-    }
-    let sums = acc.finish(channels, &split, structure.len(), share.is_first());
+    let consider_pme = match options.method {
+        Method::Ewald => false,
+        Method::Pme => true,
+        Method::Auto => structure.len() >= MIN_PME_ATOMS,
+    };
+    let pme_choice = if let (Method::Pme, Some(fixed)) = (options.method, options.pme_parameters) {
+        Some(pme::error::Choice::fixed(&kernel, &reduced, &fixed)?)
+    } else if consider_pme {
+        let work = pme::error::Workload {
+            n_atoms: structure.len(),
+            n_channels: channels.count(),
+            derivatives: options.derivatives,
+            mean_weight: weight_ratio(channels, |w| w.iter().sum::<f64>().abs()),
+        };
+        pme::error::choose(&kernel, &reduced, &work, pme_target(channels, tolerance))
+    } else {
+        None
+    };
+    let sums = match (options.method, pme_choice) {
+        (Method::Pme, None) => {
+            return Err(Error::Tolerance(format!(
+                "PME reaches no estimated accuracy of {tolerance:e} per unit weight within its \
+                 orders and mesh sizes; use the exact engine (method ewald)"
+            )))
+        }
+        (Method::Pme, Some(choice)) => {
+            pme_sums(structure, &reduced, &choice, channels, options, share)?
+        }
+        (_, choice) => {
+            let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
+            let exact_cost = split.cost * structure.len() as f64;
+            match choice {
+                Some(choice) if exact_cost > PME_PREFERENCE * choice.cost => {
+                    pme_sums(structure, &reduced, &choice, channels, options, share)?
+                }
+                _ => exact_sums(structure, &reduced, &split, channels, options, share)?,
+            }
+        }
+    };
     for (c, w) in channels.weights.iter().enumerate() {
         let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         if sums.phi_error_bound[c] > tolerance * max_w {
@@ -334,6 +499,116 @@ fn share_sums(
         }
     }
     Ok(sums)
+}
+
+/// The exact engine's sums of one share.
+fn exact_sums(
+    structure: &Structure,
+    reduced: &ReducedGeometry,
+    split: &Split,
+    channels: &Channels,
+    options: &SumOptions,
+    share: Partition,
+) -> Result<ChannelSums> {
+    let mut acc = Accumulator::new(channels.count(), structure.len(), options.derivatives);
+    real_space(
+        structure,
+        &split.kernel,
+        split.r_cut,
+        channels,
+        share,
+        &mut acc,
+    )?;
+    reciprocal_space(structure, reduced, split, channels, share, &mut acc);
+    let truncation: Vec<f64> = if share.is_first() {
+        constant_terms(&split.kernel, channels, &mut acc);
+        channels
+            .weights
+            .iter()
+            .map(|w| {
+                let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let norm1: f64 = w.iter().map(|x| x.abs()).sum();
+                max_w * split.real_tail + norm1 * split.reciprocal_tail
+            })
+            .collect()
+    } else {
+        vec![0.0; channels.count()]
+    };
+    Ok(acc.finish(channels, &truncation, structure.len(), MethodUsed::Ewald))
+}
+
+/// PME's sums of one share: real space by centre blocks, the mesh part and the constants in
+/// share 0 (they are O(N log N) anyway). The estimated errors stand in the bound fields.
+fn pme_sums(
+    structure: &Structure,
+    reduced: &ReducedGeometry,
+    choice: &pme::error::Choice,
+    channels: &Channels,
+    options: &SumOptions,
+    share: Partition,
+) -> Result<ChannelSums> {
+    let mut acc = Accumulator::new(channels.count(), structure.len(), options.derivatives);
+    real_space(
+        structure,
+        &choice.kernel,
+        choice.r_cut,
+        channels,
+        share,
+        &mut acc,
+    )?;
+    let truncation: Vec<f64> = if share.is_first() {
+        pme::reciprocal(structure.positions(), reduced, choice, channels, &mut acc);
+        constant_terms(&choice.kernel, channels, &mut acc);
+        channels
+            .weights
+            .iter()
+            .map(|w| {
+                let norm2 = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+                let total = w.iter().sum::<f64>().abs();
+                choice.estimate.phi * norm2 + choice.estimate.phi_mean * total
+            })
+            .collect()
+    } else {
+        vec![0.0; channels.count()]
+    };
+    let method = MethodUsed::Pme(PmeParameters {
+        eta: choice.kernel.eta,
+        r_cut: choice.r_cut,
+        order: choice.order,
+        mesh: choice.dims,
+    });
+    Ok(acc.finish(channels, &truncation, structure.len(), method))
+}
+
+/// max_c size(w_c) / √(Σ w_c²): how a measure of a channel (here |Σ w|)
+/// compares with its norm, for PME's systematic error term.
+fn weight_ratio(channels: &Channels, size: impl Fn(&[f64]) -> f64) -> f64 {
+    channels
+        .weights
+        .iter()
+        .map(|w| {
+            let norm2 = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm2 > 0.0 {
+                size(w) / norm2
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// PME's target per unit √(Σ w²): the tolerance per unit of the largest weight, for the
+/// channel where that is tightest.
+fn pme_target(channels: &Channels, tolerance: f64) -> f64 {
+    channels
+        .weights
+        .iter()
+        .filter_map(|w| {
+            let max_w = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+            let norm2 = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            (max_w > 0.0).then(|| tolerance * max_w / norm2)
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// What the split choice and the bounds need to know about the atoms and the weights.
@@ -378,6 +653,8 @@ struct Split {
     real_tail: f64,
     /// Bound on Σ_{|G| > g_cut} a(G) (per unit of ‖w‖₁).
     reciprocal_tail: f64,
+    /// Modelled cost per atom (units of one reciprocal term per atom).
+    cost: f64,
 }
 
 /// Relative cost of one real-space pair (neighbour-list entry plus an incomplete gamma) and of
@@ -420,6 +697,7 @@ fn choose_split(
                 g_cut,
                 real_tail: real(r_cut),
                 reciprocal_tail: recip(g_cut),
+                cost,
             };
             best = Some((cost, split));
         }
@@ -432,12 +710,12 @@ fn choose_split(
 }
 
 /// Running sums of φ, forces and virial, plus Σ|term| for the rounding bound.
-struct Accumulator {
-    phi: Vec<Vec<f64>>,
-    abs_phi: Vec<Vec<f64>>,
-    forces: Option<Vec<Vec3>>,
-    virial: Mat3,
-    derivatives: bool,
+pub(crate) struct Accumulator {
+    pub(crate) phi: Vec<Vec<f64>>,
+    pub(crate) abs_phi: Vec<Vec<f64>>,
+    pub(crate) forces: Option<Vec<Vec3>>,
+    pub(crate) virial: Mat3,
+    pub(crate) derivatives: bool,
     /// Longest chain of additions into one φ_ci (for the rounding bound).
     chain: usize,
     /// Bound on the rounding of the structure factors, per unit of ‖w‖₁.
@@ -457,19 +735,15 @@ impl Accumulator {
         }
     }
 
-    /// The sums and their bounds; the truncation tails count only `with_tails`.
-    fn finish(self, channels: &Channels, split: &Split, n: usize, with_tails: bool) -> ChannelSums {
+    /// The sums and their bounds, given each channel's truncation error of φ.
+    fn finish(
+        self,
+        channels: &Channels,
+        truncation: &[f64],
+        n: usize,
+        method: MethodUsed,
+    ) -> ChannelSums {
         let nc = channels.count();
-        let tails = if with_tails {
-            (split.real_tail, split.reciprocal_tail)
-        } else {
-            (0.0, 0.0)
-        };
-        let max_w: Vec<f64> = channels
-            .weights
-            .iter()
-            .map(|w| w.iter().fold(0.0f64, |m, x| m.max(x.abs())))
-            .collect();
         let norm1: Vec<f64> = channels
             .weights
             .iter()
@@ -483,7 +757,7 @@ impl Accumulator {
             .map(|c| {
                 let rounding = self.abs_phi[c].iter().fold(0.0f64, |m, x| m.max(*x)) * gamma_m
                     + self.structure_factor_rounding * norm1[c];
-                max_w[c] * tails.0 + norm1[c] * tails.1 + rounding
+                truncation[c] + rounding
             })
             .collect();
         let per_atom_energies: Vec<f64> =
@@ -503,6 +777,7 @@ impl Accumulator {
             per_atom_energies,
             forces: self.forces,
             virial: self.derivatives.then_some(self.virial),
+            method,
         }
     }
 }
@@ -510,12 +785,13 @@ impl Accumulator {
 /// Real-space terms over every atom image within r_cut, in parallel over atoms.
 fn real_space(
     structure: &Structure,
-    split: &Split,
+    kernel: &InversePowerKernel,
+    r_cut: f64,
     channels: &Channels,
     share: Partition,
     acc: &mut Accumulator,
 ) -> Result<()> {
-    let search = NeighborSearch::new(structure, split.r_cut, ListKind::Full)?;
+    let search = NeighborSearch::new(structure, r_cut, ListKind::Full)?;
     let centres = share.block(structure.len());
     let nc = channels.count();
     let derivatives = acc.derivatives;
@@ -540,7 +816,7 @@ fn real_space(
             };
             for pair in &pairs {
                 let (j, r_vec, r) = (pair.j, pair.r, pair.distance);
-                let (g, dg) = split.kernel.real_term_and_derivative(r);
+                let (g, dg) = kernel.real_term_and_derivative(r);
                 for c in 0..nc {
                     let t = channels.weights[c][j] * g;
                     out.phi[c] += t;
@@ -700,9 +976,9 @@ fn reciprocal_space(
 }
 
 /// The G = 0 term and the removal of the k = 0 self term.
-fn constant_terms(split: &Split, channels: &Channels, acc: &mut Accumulator) {
-    let zero = split.kernel.g0_constant();
-    let self_term = split.kernel.self_constant();
+fn constant_terms(kernel: &InversePowerKernel, channels: &Channels, acc: &mut Accumulator) {
+    let zero = kernel.g0_constant();
+    let self_term = kernel.self_constant();
     let totals: Vec<f64> = channels.weights.iter().map(|w| w.iter().sum()).collect();
     let mut e0 = 0.0;
     for (c, w) in channels.weights.iter().enumerate() {
