@@ -56,9 +56,9 @@
 // images, per-element c).
 #define CPOT_LONG_RANGE_DISPERSION 2
 
-// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads`:
-// `cpot_compute` may be called on one handle from several threads at once; distinct handles
-// are fully independent.
+// An opaque loaded model. Immutable after loading except for `cpot_model_set_threads` and
+// `cpot_model_set_min_distance`: `cpot_compute` may be called on one handle from several
+// threads at once; distinct handles are fully independent.
 typedef struct cpot_model_t cpot_model_t;
 
 // Status code returned by every fallible function: `CPOT_SUCCESS` or one of the errors below,
@@ -140,7 +140,9 @@ typedef struct cpot_local_results_t {
 // The call succeeded.
 #define CPOT_SUCCESS 0
 
-// A NULL pointer, wrong size, NaN or infinite input, or unknown flag.
+// A NULL pointer, wrong size, NaN or infinite input, unknown flag, a handle that is not live
+// (freed, or never returned by `cpot_model_load*`), or input so large that the result is not
+// finite (never returned as a success).
 #define CPOT_INVALID_ARGUMENT 1
 
 // Singular or left-handed cell, overlapping atoms, unknown element, non-periodic system.
@@ -171,6 +173,13 @@ const char *cpot_version(void);
 // The message of the last failed call on this thread ("" if none failed yet). The string is
 // owned by the library and valid until the next failing `cpot_` call on this thread.
 const char *cpot_last_error(void);
+
+// The warnings of the last successful `cpot_compute*` call on this thread, one per line ("" if
+// it had none): e.g. lattice sums that reached a looser accuracy than asked near a very close
+// pair (its `energy_error_bound` is the one reached), or a charged cell computed with a
+// neutralising background. Owned by the library, valid until the next compute on this thread.
+// Each kind of warning is also printed once per process on stderr.
+const char *cpot_last_warning(void);
 
 // The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
 // what a constructor that returned NULL failed with.
@@ -232,11 +241,22 @@ struct cpot_model_t *cpot_model_load(const char *path);
 // `data` is NULL or points to `len` readable bytes.
 struct cpot_model_t *cpot_model_load_bytes(const uint8_t *data, uintptr_t len);
 
-// Frees a model handle; NULL is accepted and ignored.
+// Frees a model handle; NULL is accepted and ignored. A pointer that is not a live handle
+// (a second free, or never a handle) is not touched: the call sets `cpot_last_error` /
+// `cpot_last_status` (`CPOT_INVALID_ARGUMENT`) instead of crashing.
 //
 // # Safety
-// `model` is NULL or a handle from `cpot_model_load*` not freed yet, used by no other thread.
+// `model` is NULL or a pointer; no other thread may use the handle during or after the call.
 void cpot_model_free(struct cpot_model_t *model);
+
+// Sets the minimum interatomic distance (Å) of this handle's computations: a structure with
+// two atoms (or an atom and its image) closer than it is refused with
+// `CPOT_INVALID_STRUCTURE`, naming the pair ("atoms 3 (Na) and 7 (Cl) are 0.1000 Å apart");
+// 0 disables the check. Default 0.5 Å.
+//
+// # Safety
+// `model` is NULL or a pointer (checked to be a live handle).
+cpot_status_t cpot_model_set_min_distance(struct cpot_model_t *model, double min_distance);
 
 // Writes the JSON description of the model, NUL-terminated, into `buf` (`len` bytes):
 // `{"kind", "name", "energy", "targets": [{"name", "unit", "extensive"}], "elements": [...],
