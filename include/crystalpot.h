@@ -48,6 +48,10 @@
 // `cpot_model_info` order).
 #define CPOT_PROPERTIES 8
 
+// The energy's standard deviation over the model's committee is wanted (read it with
+// `cpot_last_energy_std` after the call; NaN for models without a committee).
+#define CPOT_ENERGY_STD 16
+
 // `cpot_long_range`: the model has a Coulomb part (per-element charges on the complete 1/r
 // sum).
 #define CPOT_LONG_RANGE_COULOMB 1
@@ -180,6 +184,12 @@ const char *cpot_last_error(void);
 // neutralising background. Owned by the library, valid until the next compute on this thread.
 // Each kind of warning is also printed once per process on stderr.
 const char *cpot_last_warning(void);
+
+// The standard deviation (eV) of the energy over the model's committee, from the last
+// successful `cpot_compute*` call on this thread that set `CPOT_ENERGY_STD`: an estimate of
+// the model's own error (linear models carry a committee drawn from their fit's posterior).
+// NaN when that call did not ask for it or the model has no committee.
+double cpot_last_energy_std(void);
 
 // The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):
 // what a constructor that returned NULL failed with.

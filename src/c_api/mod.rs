@@ -59,6 +59,7 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     static LAST_WARNING: RefCell<CString> = RefCell::new(CString::default());
     static LAST_STATUS: Cell<cpot_status_t> = const { Cell::new(CPOT_SUCCESS) };
+    static LAST_ENERGY_STD: Cell<f64> = const { Cell::new(f64::NAN) };
 }
 
 /// The library version ("0.1.0"): a static string, never freed.
@@ -87,6 +88,19 @@ pub extern "C" fn cpot_last_warning() -> *const c_char {
 fn set_last_warning(warnings: &[String]) {
     let text = CString::new(warnings.join("\n").replace('\0', "\u{FFFD}")).unwrap_or_default();
     LAST_WARNING.with(|e| *e.borrow_mut() = text);
+}
+
+/// The standard deviation (eV) of the energy over the model's committee, from the last
+/// successful `cpot_compute*` call on this thread that set `CPOT_ENERGY_STD`: an estimate of
+/// the model's own error (linear models carry a committee drawn from their fit's posterior).
+/// NaN when that call did not ask for it or the model has no committee.
+#[no_mangle]
+pub extern "C" fn cpot_last_energy_std() -> f64 {
+    LAST_ENERGY_STD.with(|s| s.get())
+}
+
+fn set_last_energy_std(std: Option<f64>) {
+    LAST_ENERGY_STD.with(|s| s.set(std.unwrap_or(f64::NAN)));
 }
 
 /// The status of the last failed call on this thread (`CPOT_SUCCESS` if none failed yet):

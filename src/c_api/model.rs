@@ -270,7 +270,11 @@ pub const CPOT_VIRIAL: u32 = 4;
 /// The model's predicted properties are wanted (`results->properties`, one per target in
 /// `cpot_model_info` order).
 pub const CPOT_PROPERTIES: u32 = 8;
-const ALL_FLAGS: u32 = CPOT_PER_ATOM_ENERGIES | CPOT_FORCES | CPOT_VIRIAL | CPOT_PROPERTIES;
+/// The energy's standard deviation over the model's committee is wanted (read it with
+/// `cpot_last_energy_std` after the call; NaN for models without a committee).
+pub const CPOT_ENERGY_STD: u32 = 16;
+const ALL_FLAGS: u32 =
+    CPOT_PER_ATOM_ENERGIES | CPOT_FORCES | CPOT_VIRIAL | CPOT_PROPERTIES | CPOT_ENERGY_STD;
 
 /// What to compute. The energy is always computed when the model has one.
 #[repr(C)]
@@ -496,10 +500,11 @@ unsafe fn compute_into(
         energy_atoms,
         partition,
         min_distance: f64::from_bits(model.min_distance.load(Ordering::Relaxed)),
-        ..Request::default()
+        uncertainty: flags & CPOT_ENERGY_STD != 0,
     };
     let computed: Results = model.install(|| model.calculator.compute(&structure, &wanted))?;
     super::set_last_warning(&computed.warnings);
+    super::set_last_energy_std(computed.energy_std);
     results.energy = computed.energy;
     results.energy_error_bound = computed.energy_error_bound;
     let missing = |what: &str| {

@@ -41,6 +41,7 @@ pub fn run(args: Args) -> Result<()> {
             s,
             &Request {
                 min_distance: 0.0,
+                uncertainty: true,
                 ..Request::all()
             },
         )?;
@@ -52,6 +53,7 @@ pub fn run(args: Args) -> Result<()> {
                 "model": info.name,
                 "energy": r.energy,
                 "energy_error_bound": r.energy_error_bound,
+                "energy_std": r.energy_std,
                 "per_atom_energies": r.per_atom_energies,
                 "forces": forces.iter().map(|f| [f[0], f[1], f[2]]).collect::<Vec<_>>(),
                 "stress": (0..3).map(|i| [stress[(i, 0)], stress[(i, 1)], stress[(i, 2)]]).collect::<Vec<_>>(),
@@ -65,6 +67,9 @@ pub fn run(args: Args) -> Result<()> {
             "energy  {:.12} eV  (error bound {:.1e} eV; an estimate if PME ran)",
             r.energy, r.energy_error_bound
         );
+        if let Some(std) = r.energy_std {
+            println!("energy standard deviation over the model's committee {std:.3e} eV");
+        }
         println!("forces (eV/Å):");
         for (sym, f) in s.symbols().iter().zip(&forces) {
             println!("  {sym:<3} {:>18.10} {:>18.10} {:>18.10}", f[0], f[1], f[2]);

@@ -287,14 +287,21 @@ fn posterior(normal: &Normal) -> Posterior {
 }
 
 impl Posterior {
-    /// A draw from the posterior minus its mean: V diag(1/√(βλ+α)) z.
+    /// A draw from the posterior minus its mean, V diag(1/√(βλ+α)) z, in the directions the
+    /// data determine (βλ ≥ α). Directions where the prior dominates are left out: their
+    /// variance 1/α only restates the (weak) prior, and with a near-flat prior it would swamp
+    /// the energy spread of every structure, in or out of the training distribution.
     fn deviation(&self, rng: &mut Rng) -> DVector<f64> {
         let z = DVector::from_iterator(
             self.eigen.eigenvalues.len(),
-            self.eigen
-                .eigenvalues
-                .iter()
-                .map(|l| normal_draw(rng) / (self.beta * l.max(0.0) + self.alpha).sqrt()),
+            self.eigen.eigenvalues.iter().map(|&l| {
+                let draw = normal_draw(rng);
+                if self.beta * l >= self.alpha {
+                    draw / (self.beta * l + self.alpha).sqrt()
+                } else {
+                    0.0
+                }
+            }),
         );
         &self.eigen.eigenvectors * z
     }
@@ -425,7 +432,19 @@ pub fn fit(
     let parameters = LinearParameters {
         reference_energies: mean[..n_el].to_vec(),
         weights: per_element(&mean),
-        committee: deviations.iter().map(|v| per_element(v)).collect(),
+        // Each member's offset deviation goes with its invariants': the two are strongly
+        // anti-correlated (combinations of invariants that are nearly constant trade off
+        // against E⁰), so dropping it would overstate the energy spread.
+        committee: deviations
+            .iter()
+            .map(|v| {
+                let mut rows = per_element(v);
+                rows.iter_mut()
+                    .zip(v)
+                    .for_each(|(r, &offset)| r.push(offset));
+                rows
+            })
+            .collect(),
         charges: vec![0.0; n_el],
         dispersion,
     };

@@ -8,6 +8,7 @@ numpy arrays and :class:`CrystalpotError`.
 import ctypes
 import importlib.metadata
 import json
+import math
 import os
 import sys
 import weakref
@@ -35,6 +36,7 @@ PER_ATOM_ENERGIES = 1
 FORCES = 2
 VIRIAL = 4
 PROPERTIES = 8
+ENERGY_STD = 16
 
 
 class CrystalpotError(RuntimeError):
@@ -99,6 +101,7 @@ def _declare(lib):
         "cpot_last_error": (c_char_p, []),
         "cpot_last_status": (c_int32, []),
         "cpot_last_warning": (c_char_p, []),
+        "cpot_last_energy_std": (c_double, []),
         "cpot_model_set_min_distance": (status, [c_void_p, c_double]),
         "cpot_model_load": (c_void_p, [c_char_p]),
         "cpot_model_free": (None, [c_void_p]),
@@ -261,6 +264,8 @@ class Model:
         out["energy"] = results.energy
         out["energy_error_bound"] = results.energy_error_bound
         out["warnings"] = last_warnings()
+        std = LIB.cpot_last_energy_std() if flags & ENERGY_STD else float("nan")
+        out["energy_std"] = None if math.isnan(std) else std
         return out
 
 

@@ -65,6 +65,8 @@ class CrystalpotCalculator(Calculator):
             flags |= _library.VIRIAL
         if any(name in self.targets for name in properties):
             flags |= _library.PROPERTIES
+        if self.info["kind"] == "linear":
+            flags |= _library.ENERGY_STD
         out = self.model.compute(self.atoms, flags)
         #: Warnings of the library about this result (e.g. a charged cell computed with a
         #: neutralising background, or lattice sums that reached a looser accuracy near a very
@@ -76,6 +78,10 @@ class CrystalpotCalculator(Calculator):
         if self.info["energy"]:
             self.results["energy"] = self.results["free_energy"] = out["energy"]
             self.results["energy_error_bound"] = out["energy_error_bound"]
+            #: The energy's standard deviation over the model's committee (eV): linear models
+            #: carry one drawn from their fit's posterior; absent for other models.
+            if out["energy_std"] is not None:
+                self.results["energy_std"] = out["energy_std"]
         if out["energies"] is not None:
             self.results["energies"] = out["energies"]
         if out["forces"] is not None:

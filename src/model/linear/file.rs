@@ -1,5 +1,5 @@
 //! The linear model file: a safetensors file of f64 tensors (`reference_energies` [n],
-//! `weights` [n, K], `committee` [M, n, K], `charges` [n], `dispersion` [n]) with a
+//! `weights` [n, K], `committee` [M, n, K + 1] (deviations of the invariants' weights, then of E⁰), `charges` [n], `dispersion` [n]) with a
 //! [`LinearMeta`] description of kind `"linear"`.
 
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ pub fn write(model: &LinearModel) -> Result<Vec<u8>> {
         make(
             "committee",
             p.committee.iter().flat_map(|c| c.concat()).collect(),
-            &[m, n, k],
+            &[m, n, k + 1],
         )?,
         make("charges", p.charges.clone(), &[n])?,
         make("dispersion", p.dispersion.clone(), &[n])?,
@@ -86,15 +86,21 @@ pub fn read(bytes: &[u8]) -> Result<LinearModel> {
     let (cs, c) = load("committee")?;
     let (_, charges) = load("charges")?;
     let (_, dispersion) = load("dispersion")?;
-    if ws.len() != 2 || cs.len() != 3 || cs[1..] != ws[..] {
+    if ws.len() != 2 || cs.len() != 3 || cs[1] != ws[0] || cs[2] != ws[1] + 1 {
         return Err(Error::Model(format!(
             "linear model tensors of shapes weights {ws:?}, committee {cs:?} do not match"
         )));
     }
     let k = ws[1].max(1);
-    let rows = |data: &[f64]| data.chunks(k).map(<[f64]>::to_vec).collect::<Vec<_>>();
-    let weights = rows(&w);
-    let committee = c.chunks(k * ws[0].max(1)).map(rows).take(cs[0]).collect();
+    let rows = |data: &[f64], len: usize| -> Vec<Vec<f64>> {
+        data.chunks(len).map(<[f64]>::to_vec).collect()
+    };
+    let weights = rows(&w, k);
+    let committee = c
+        .chunks((k + 1) * ws[0].max(1))
+        .map(|member| rows(member, k + 1))
+        .take(cs[0])
+        .collect();
     LinearModel::new(
         meta,
         LinearParameters {

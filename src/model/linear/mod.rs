@@ -102,7 +102,8 @@ pub struct LinearParameters {
     pub reference_energies: Vec<f64>,
     /// w per centre element, one per basis invariant.
     pub weights: Vec<Vec<f64>>,
-    /// Committee members' deviations from `weights`, `[member][element][invariant]`.
+    /// Committee members' deviations from `weights`, `[member][element][invariant]`, with the
+    /// member's deviation of that element's E⁰ as a last entry.
     pub committee: Vec<Vec<Vec<f64>>>,
     /// Charge per element (e); all zero for a model without Coulomb.
     pub charges: Vec<f64>,
@@ -370,7 +371,7 @@ impl LinearModel {
             && parameters
                 .committee
                 .iter()
-                .all(|m| m.len() == n && m.iter().all(|w| w.len() == k));
+                .all(|m| m.len() == n && m.iter().all(|w| w.len() == k + 1));
         if !fits {
             return Err(Error::Model(format!(
                 "linear model: the parameters do not fit {n} elements and {k} invariants"
@@ -498,11 +499,8 @@ impl LinearModel {
             }
             if let Some(b) = &c.features {
                 for (e, member) in member_energies.iter_mut().zip(&self.parameters.committee) {
-                    *e += b
-                        .iter()
-                        .zip(&member[species[*i]])
-                        .map(|(x, w)| x * w)
-                        .sum::<f64>();
+                    let w = &member[species[*i]];
+                    *e += w[b.len()] + b.iter().zip(w).map(|(x, w)| x * w).sum::<f64>();
                 }
             }
         }

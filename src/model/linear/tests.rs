@@ -33,7 +33,7 @@ fn random_model(elements: &[&str], seed: u64) -> LinearModel {
     };
     let weights = (0..n).map(|_| random(k, 0.02)).collect();
     let committee = (0..3)
-        .map(|_| (0..n).map(|_| random(k, 0.001)).collect())
+        .map(|_| (0..n).map(|_| random(k + 1, 0.001)).collect())
         .collect();
     let reference_energies = random(n, 2.0);
     let dispersion = random(n, 4.0).iter().map(|c| c.abs() + 1.0).collect();
