@@ -372,3 +372,27 @@ fn an_unreachable_tolerance_is_explained_without_debug_text() {
         "{stderr}"
     );
 }
+
+#[test]
+fn lammps_input_prints_kspace_and_charges_only_where_the_model_needs_them() {
+    let (ok, stdout, stderr) =
+        crystalpot(&["lammps-input", "models/nacl-rigid-ion.json", "Na", "Cl"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("pair_coeff * * Na Cl"), "{stdout}");
+    assert!(stdout.contains("kspace_style pppm/disp"), "{stdout}");
+    assert!(stdout.contains("set type 1 charge 1.0") && stdout.contains("set type 2 charge -1.0"));
+    // The Si linear model is purely local (its dispersion column was dropped in the fit).
+    let (ok, stdout, stderr) =
+        crystalpot(&["lammps-input", "models/linear-mlearn-Si.safetensors", "Si"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("pair_style crystalpot") && !stdout.contains("kspace"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) =
+        crystalpot(&["lammps-input", "models/linear-mlearn-Si.safetensors", "Mo"]);
+    assert!(
+        !ok && stderr.contains("\"Mo\" is not in the model"),
+        "{stderr}"
+    );
+}
