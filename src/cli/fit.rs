@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use crystalpot::model::energy::file::Provenance;
 use crystalpot::model::linear::basis::BasisConfig;
 use crystalpot::model::linear::{file, LinearConfig};
-use crystalpot::train::dataset::{self, BadSamples};
 use crystalpot::train::linear::{fit, FitSettings};
 use crystalpot::train::split::train_validation_split;
 use crystalpot::train::write_atomically;
@@ -62,26 +61,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let bad = if args.skip_bad {
-        BadSamples::Skip
-    } else {
-        BadSamples::Fail
-    };
-    let data = dataset::load(&args.data, &["energy".to_string()], bad)?;
-    for s in &data.skipped {
-        eprintln!("skipped {}: {}", s.location, s.reason);
-    }
-    let samples = data.samples;
-    let mut elements: Vec<u8> = samples
-        .iter()
-        .flat_map(|s| s.structure.numbers().to_vec())
-        .collect();
-    elements.sort_unstable();
-    elements.dedup();
-    let symbols: Vec<String> = elements
-        .iter()
-        .map(|&z| crystalpot::elements::symbol(z).unwrap_or("?").to_string())
-        .collect();
+    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad)?;
     let n = symbols.len();
     let config = LinearConfig {
         elements: symbols,

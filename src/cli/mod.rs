@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use crystalpot::train::dataset::{self, BadSamples, Sample};
 use crystalpot::{io, Result, Structure};
 
 /// Reads every structure of a file (several for multi-frame extended XYZ), rejecting atoms
@@ -30,6 +31,33 @@ pub fn read_structures(path: &Path, min_distance: f64) -> Result<Vec<Structure>>
         })?;
     }
     Ok(structures)
+}
+
+/// The frames of an energy data set (extended XYZ with `energy`, forces, stresses) and the
+/// sorted element symbols they contain; frames that cannot be used fail the load, or with
+/// `skip_bad` are listed on stderr and left out. What `fit` and `train-energy` both read.
+pub fn energy_frames(path: &Path, skip_bad: bool) -> Result<(Vec<Sample>, Vec<String>)> {
+    let bad = if skip_bad {
+        BadSamples::Skip
+    } else {
+        BadSamples::Fail
+    };
+    let data = dataset::load(path, &["energy".to_string()], bad)?;
+    for s in &data.skipped {
+        eprintln!("skipped {}: {}", s.location, s.reason);
+    }
+    let mut elements: Vec<u8> = data
+        .samples
+        .iter()
+        .flat_map(|s| s.structure.numbers().to_vec())
+        .collect();
+    elements.sort_unstable();
+    elements.dedup();
+    let symbols = elements
+        .iter()
+        .map(|&z| crystalpot::elements::symbol(z).unwrap_or("?").to_string())
+        .collect();
+    Ok((data.samples, symbols))
 }
 
 /// A structure as JSON: formula, lattice rows, element symbols and Cartesian positions.

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crystalpot::model::energy::file::{self, Provenance};
 use crystalpot::model::energy::{EnergyConfig, EnergyMeta};
-use crystalpot::train::dataset::{self, BadSamples};
 use crystalpot::train::energy::{self as training, EnergyTraining, Trainable};
 use crystalpot::train::plots::{self, EpochPoint};
 use crystalpot::train::split::train_validation_split;
@@ -79,26 +78,7 @@ struct Record {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let bad = if args.skip_bad {
-        BadSamples::Skip
-    } else {
-        BadSamples::Fail
-    };
-    let data = dataset::load(&args.data, &["energy".to_string()], bad)?;
-    for s in &data.skipped {
-        eprintln!("skipped {}: {}", s.location, s.reason);
-    }
-    let samples = data.samples;
-    let mut elements: Vec<u8> = samples
-        .iter()
-        .flat_map(|s| s.structure.numbers().to_vec())
-        .collect();
-    elements.sort_unstable();
-    elements.dedup();
-    let symbols = elements
-        .iter()
-        .map(|&z| crystalpot::elements::symbol(z).unwrap_or("?").to_string())
-        .collect();
+    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad)?;
     let mut config = EnergyConfig {
         cutoff: args.cutoff,
         width: args.width,
