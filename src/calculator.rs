@@ -56,6 +56,9 @@ pub struct ModelInfo {
     pub elements: Vec<String>,
     /// Range of the local (short-range) interactions in Å, if the model has one.
     pub cutoff: Option<f64>,
+    /// Validation errors recorded in the model file when it was made (keys as its fit or
+    /// training wrote them, e.g. `energy_mae_mev_per_atom`, `force_mae`, `mae`), if any.
+    pub validation: Option<serde_json::Value>,
 }
 
 /// A loaded model, ready to compute structures. Immutable after loading, so one calculator
@@ -126,6 +129,7 @@ impl Calculator {
                 targets: Vec::new(),
                 elements: symbols(&m.elements()),
                 cutoff: None,
+                validation: None,
             },
             Model::Potnet(m) => {
                 let meta = m.meta();
@@ -144,6 +148,11 @@ impl Calculator {
                         .collect(),
                     elements: meta.elements.clone(),
                     cutoff: Some(meta.graph.cutoff),
+                    validation: meta
+                        .provenance
+                        .metrics
+                        .as_ref()
+                        .and_then(validation_metrics),
                 }
             }
             Model::Energy(m) => ModelInfo {
@@ -153,6 +162,7 @@ impl Calculator {
                 targets: Vec::new(),
                 elements: symbols(m.elements()),
                 cutoff: Some(m.config().cutoff),
+                validation: validation_metrics(&m.meta.provenance.metrics),
             },
             Model::Linear(m) => ModelInfo {
                 kind: "linear".into(),
@@ -161,6 +171,7 @@ impl Calculator {
                 targets: Vec::new(),
                 elements: symbols(m.featurizer().elements()),
                 cutoff: Some(m.config().cutoff),
+                validation: validation_metrics(&m.meta.provenance.metrics),
             },
         }
     }
@@ -268,6 +279,13 @@ fn declared_kind(bytes: &[u8]) -> Option<String> {
         .flatten()
         .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
         .and_then(|meta| meta.get("kind")?.as_str().map(str::to_string))
+}
+
+/// The validation part of a model's recorded metrics: fits and PotNet training store it under
+/// `"validation"` beside train figures, the energy network's training stores it bare.
+fn validation_metrics(metrics: &serde_json::Value) -> Option<serde_json::Value> {
+    let object = metrics.as_object().filter(|o| !o.is_empty())?;
+    Some(object.get("validation").unwrap_or(metrics).clone())
 }
 
 fn symbols(numbers: &[u8]) -> Vec<String> {

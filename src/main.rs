@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// N×N matrices of the complete Coulomb, London and Pauli lattice sums.
     Potentials(cli::potentials::Args),
-    /// Energy, forces and stress with a physics (rigid-ion) model.
+    /// Energy, forces and stress with any energy model (linear, energy network, rigid-ion).
     Energy(cli::energy::Args),
     /// Properties of many structures with a PotNet model.
     Predict(cli::predict::Args),
@@ -37,6 +37,8 @@ enum Command {
     Fit(cli::fit::Args),
     /// LAMMPS input lines (pair_style, pair_coeff, kspace, charges) for a model.
     LammpsInput(cli::lammps_input::Args),
+    /// The shipped models (or those of a folder): kind, elements, validation errors.
+    Models(cli::models::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::TrainEnergy(args) => cli::train_energy::run(args),
         Command::Fit(args) => cli::fit::run(args),
         Command::LammpsInput(args) => cli::lammps_input::run(args),
+        Command::Models(args) => cli::models::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -396,3 +396,40 @@ fn lammps_input_prints_kspace_and_charges_only_where_the_model_needs_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn models_lists_model_files_with_kind_elements_and_validation_errors() {
+    let (ok, stdout, stderr) = crystalpot(&["models"]);
+    assert!(ok, "{stderr}");
+    let si = stdout
+        .lines()
+        .find(|l| l.starts_with("linear-mlearn-Si.safetensors"))
+        .unwrap_or_else(|| panic!("no Si line in {stdout}"));
+    assert!(
+        si.contains(" linear ") && si.contains(" Si ") && si.contains("meV/atom"),
+        "{si}"
+    );
+    // Cards, logs and plots beside the models are not models.
+    assert!(
+        !stdout.contains("README") && !stdout.contains(".png") && !stdout.contains(".csv"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) = crystalpot(&["models", "--json"]);
+    assert!(ok, "{stderr}");
+    let entries: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let potnet = entries
+        .iter()
+        .find(|e| e["file"] == "potnet.safetensors")
+        .expect("the default PotNet model is listed");
+    assert_eq!(potnet["kind"], "potnet");
+    assert!(potnet["validation"]["mae"].as_f64().unwrap() > 0.0);
+    // An empty folder is an error that says so.
+    let empty = std::env::temp_dir().join(format!("crystalpot-models-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let (ok, _, stderr) = crystalpot(&["models", empty.to_str().unwrap()]);
+    std::fs::remove_dir_all(&empty).unwrap();
+    assert!(!ok && stderr.contains("no model files"), "{stderr}");
+}

@@ -29,4 +29,7 @@ bash tests/run-python.sh
 step "LAMMPS plugin"
 bash tests/run-lammps.sh
 
+step "documentation code blocks"
+bash tests/run-docs.sh
+
 step "all test suites passed"

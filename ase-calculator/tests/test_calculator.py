@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from ase.build import bulk
 from ase.calculators.calculator import PropertyNotImplementedError
 
 import crystalpot_ase
@@ -13,15 +14,35 @@ MADELUNG_ROCK_SALT = 1.747564594633182
 CODATA_COULOMB_CONSTANT = 14.39964547842567
 
 
-def test_default_model_is_the_shipped_nacl_model(nacl_model):
-    calc = CrystalpotCalculator()
-    assert crystalpot_ase.DEFAULT_MODEL in crystalpot_ase.shipped_models()
-    assert calc.info["kind"] == "rigid-ion"
-    assert sorted(calc.info["elements"]) == ["Cl", "Na"]
-    # The shipped copy is the repository's file.
-    assert crystalpot_ase.shipped_models()[crystalpot_ase.DEFAULT_MODEL].read_text() == nacl_model.read_text()
-    # Same model by name.
-    assert CrystalpotCalculator(model="nacl-rigid-ion").info == calc.info
+def test_default_model_is_the_shipped_model_for_the_elements(nacl_model):
+    atoms = rock_salt()
+    atoms.calc = CrystalpotCalculator()
+    assert atoms.calc.info is None  # chosen at the first calculation
+    atoms.get_potential_energy()
+    assert atoms.calc.info["kind"] == "rigid-ion"
+    assert sorted(atoms.calc.info["elements"]) == ["Cl", "Na"]
+    # The shipped copy is the repository's file, and the same model by name.
+    assert crystalpot_ase.shipped_models()["nacl-rigid-ion.json"].read_text() == nacl_model.read_text()
+    assert CrystalpotCalculator(model="nacl-rigid-ion").info == atoms.calc.info
+    # Silicon gets the fitted linear model made for it (not a model of other elements).
+    silicon = bulk("Si", "diamond", a=5.43, cubic=True)
+    silicon.calc = CrystalpotCalculator()
+    silicon.get_potential_energy()
+    assert silicon.calc.info["kind"] == "linear" and silicon.calc.info["elements"] == ["Si"]
+    assert silicon.calc.parameters["model"].endswith("linear-mlearn-Si.safetensors")
+
+
+def test_no_shipped_model_for_the_elements_names_those_that_exist():
+    gold = bulk("Au", "fcc", a=4.08)
+    gold.calc = CrystalpotCalculator()
+    with pytest.raises(ValueError, match=r"no shipped energy model knows Au.*linear-mlearn-Si\.safetensors \(Si\)"):
+        gold.get_potential_energy()
+
+
+def test_shipped_models_are_model_files_only():
+    names = crystalpot_ase.shipped_models()
+    assert names and all(n.endswith((".safetensors", ".json")) for n in names)
+    assert not any(n.endswith((".train-config.json", ".checkpoint.safetensors")) for n in names)
 
 
 def test_implemented_properties_and_units():

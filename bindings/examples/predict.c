@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crystalpot.h"
 
@@ -57,7 +58,10 @@ int main(int argc, char** argv) {
         fprintf(stderr, "cpot_compute failed (status %d): %s\n", status, cpot_last_error());
         goto done;
     }
-    printf("SrTiO3 energy: %.10f eV\n", results.energy);
+    /* A property model (PotNet) has no energy: its results.energy is a placeholder 0. */
+    if (strstr(info, "\"energy\":true") != NULL) {
+        printf("SrTiO3 energy: %.10f eV\n", results.energy);
+    }
     for (uintptr_t t = 0; t < n_targets; ++t) {
         printf("SrTiO3 target %lu: %.8g\n", (unsigned long)t, properties[t]);
     }

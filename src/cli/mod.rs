@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod fit;
 pub mod import_potnet;
 pub mod lammps_input;
+pub mod models;
 pub mod potentials;
 pub mod predict;
 pub mod train;

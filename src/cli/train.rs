@@ -245,7 +245,9 @@ pub fn run(args: Args) -> Result<()> {
         .progress
         .history
         .last()
-        .map_or(String::from("-"), |r| format!("{:.4}", r.val_mae));
+        .map_or(String::from("-"), |r| {
+            format!("{:.4} {}", r.val_mae, target.unit)
+        });
     let already = trainer.progress.history.last().map_or(0.0, |r| r.seconds);
     let session = Instant::now();
     let mut epochs_run = 0;
@@ -267,7 +269,7 @@ pub fn run(args: Args) -> Result<()> {
             val_rmse: metrics.rmse,
             seconds: already + session.elapsed().as_secs_f64(),
         };
-        last_val = format!("{:.4}", metrics.mae);
+        last_val = format!("{:.4} {}", metrics.mae, target.unit);
         if bar.is_hidden() {
             // Not a terminal (a log file): one line per epoch instead of the bar.
             eprintln!(

@@ -7,13 +7,13 @@ under tension, Voigt order xx, yy, zz, yz, xz, xy).
 from ._library import VERSION, CrystalpotError
 from .calculator import CrystalpotCalculator
 from .lattice import lattice_potential, lattice_sums
-from .models import DEFAULT_MODEL, shipped_models
+from .models import for_elements, shipped_models
 
 __version__ = VERSION
 __all__ = [
     "CrystalpotCalculator",
     "CrystalpotError",
-    "DEFAULT_MODEL",
+    "for_elements",
     "lattice_potential",
     "lattice_sums",
     "shipped_models",

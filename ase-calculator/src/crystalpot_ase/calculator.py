@@ -24,9 +24,11 @@ class CrystalpotCalculator(Calculator):
     Parameters
     ----------
     model:
-        ``None`` for the default shipped model (see :mod:`crystalpot_ase.models`: the file in
-        ``$CRYSTALPOT_MODEL`` or :data:`crystalpot_ase.DEFAULT_MODEL`), the name of a shipped
-        model (``"nacl-rigid-ion"``) or the path of a model file.
+        The path of a model file, the name of a shipped model (``"linear-mlearn-Si"``, see
+        ``crystalpot models``), or ``None``: the file in ``$CRYSTALPOT_MODEL`` if set, else the
+        shipped energy model made for the elements of the atoms, chosen at the first
+        calculation (:func:`crystalpot_ase.models.for_elements`; an error names the shipped
+        models if none knows them).
     threads:
         Threads used by each computation (``None`` or 0: all cores).
 
@@ -43,19 +45,33 @@ class CrystalpotCalculator(Calculator):
 
     def __init__(self, model=None, threads=None, **kwargs):
         path = models.resolve(model)
-        Calculator.__init__(self, model=str(path), threads=threads, **kwargs)
-        self.model = _library.Model(path, threads=threads)
-        info = self.model.info
-        #: The model's description: kind, name, elements, targets (``cpot_model_info``).
-        self.info = info
+        Calculator.__init__(self, model=None if path is None else str(path), threads=threads, **kwargs)
+        self._threads = threads
+        #: The loaded model (``None`` until the first calculation when it is chosen by elements).
+        self.model = None
+        #: The model's description: kind, name, elements, targets, validation errors
+        #: (``cpot_model_info``); ``None`` until the model is chosen.
+        self.info = None
+        self.targets = []
+        #: Unit of every implemented property (a model chosen by elements gives energies).
+        self.units = dict(ENERGY_PROPERTIES)
+        self.implemented_properties = list(self.units)
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path):
+        self.model = _library.Model(path, threads=self._threads)
+        self.parameters["model"] = str(path)
+        info = self.info = self.model.info
         self.targets = [t["name"] for t in info["targets"] if t["name"] not in ENERGY_PROPERTIES]
-        #: Unit of every implemented property.
         self.units = dict(ENERGY_PROPERTIES) if info["energy"] else {}
         self.units.update({t["name"]: t["unit"] for t in info["targets"] if t["name"] in self.targets})
         self.implemented_properties = list(self.units)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         Calculator.calculate(self, atoms, properties, system_changes)
+        if self.model is None:
+            self._load(models.for_elements(self.atoms.get_chemical_symbols()))
         flags = 0
         if "energies" in properties:
             flags |= _library.PER_ATOM_ENERGIES
