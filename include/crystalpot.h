@@ -3,7 +3,11 @@
  * rigid-ion and PotNet models, for simulation codes.
  *
  * Conventions
- * - One prefix: every name starts with cpot_ / CPOT_.
+ * - One prefix: every name starts with cpot_ / CPOT_, except the version macros
+ *   CRYSTALPOT_VERSION_MAJOR/MINOR/PATCH and CRYSTALPOT_VERSION: the version of the library
+ *   this header belongs to. Compare them with cpot_version() to catch a program that runs
+ *   against another library than it was compiled for; versions are semver-compatible when
+ *   MAJOR matches (from 1.0) or MAJOR.MINOR matches (0.x).
  * - Fallible functions return a cpot_status_t (CPOT_SUCCESS = 0); on failure
  *   cpot_last_error() gives a message naming the problem. The message is thread-local and
  *   valid until the next failing cpot_ call on the same thread. Constructors return NULL on
@@ -34,6 +38,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+// The version of the library this header was generated for (Cargo.toml); compare
+// with cpot_version() at run time.
+#define CRYSTALPOT_VERSION_MAJOR 0
+#define CRYSTALPOT_VERSION_MINOR 1
+#define CRYSTALPOT_VERSION_PATCH 0
+#define CRYSTALPOT_VERSION "0.1.0"
 
 // Per-atom energies are wanted (`results->per_atom_energies`, n_atoms values).
 #define CPOT_PER_ATOM_ENERGIES 1

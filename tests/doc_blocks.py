@@ -112,7 +112,11 @@ def run(path, line, tag, code, directives, env):
 def main(paths):
     failures, count = [], 0
     with tempfile.TemporaryDirectory(prefix="crystalpot-docs-") as home:
+        real_home = Path.home()
         env = dict(os.environ, HOME=home)
+        # Cargo and rustup find their toolchains under the real home.
+        env.setdefault("RUSTUP_HOME", str(real_home / ".rustup"))
+        env.setdefault("CARGO_HOME", str(real_home / ".cargo"))
         env["PATH"] = os.pathsep.join(
             [str(ROOT / "target" / "release"), str(Path(sys.executable).parent), env.get("PATH", "")]
         )

@@ -1,4 +1,4 @@
-"""The README's Python example and the pymatgen example run and give the right numbers."""
+"""The ASE page's Python example and the pymatgen example run and give the right numbers."""
 
 import re
 import runpy
@@ -10,12 +10,12 @@ from crystalpot_ase import CrystalpotCalculator
 from conftest import REPO, rock_salt
 
 
-def test_readme_example_runs():
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## ASE / Python") :]
+def test_docs_example_runs():
+    page = (REPO / "docs" / "ase.md").read_text()
+    section = page[page.index("# ASE / Python") :]
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)[:1]
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/ase.md", "exec"), namespace)
     atoms = namespace["atoms"]
     assert np.max(np.abs(atoms.get_forces())) < 1e-3
     assert namespace["sums"]["coulomb"].shape == (8, 8)

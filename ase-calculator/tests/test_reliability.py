@@ -11,7 +11,7 @@ from conftest import rock_salt
 def test_an_atomic_number_beyond_int32_is_refused_not_wrapped():
     atoms = rock_salt()
     atoms.numbers[0] = 2**32 + 11  # truncated to int32 this would be Na
-    atoms.calc = CrystalpotCalculator()
+    atoms.calc = CrystalpotCalculator(model="nacl-rigid-ion")
     with pytest.raises(CrystalpotError) as err:
         atoms.get_potential_energy()
     assert err.value.status_name == "CPOT_INVALID_STRUCTURE"

@@ -100,6 +100,13 @@ static char* read_file(const char* path, size_t* size) {
 
 static void test_version_and_info(const cpot_model_t* model) {
     CHECK(strcmp(cpot_version(), CRYSTALPOT_EXPECTED_VERSION) == 0, "version %s", cpot_version());
+    /* The header's version macros name the library it runs against. */
+    char from_macros[64];
+    snprintf(from_macros, sizeof from_macros, "%d.%d.%d", CRYSTALPOT_VERSION_MAJOR,
+             CRYSTALPOT_VERSION_MINOR, CRYSTALPOT_VERSION_PATCH);
+    CHECK(strcmp(cpot_version(), from_macros) == 0, "macros %s, library %s", from_macros,
+          cpot_version());
+    CHECK(strcmp(cpot_version(), CRYSTALPOT_VERSION) == 0, "CRYSTALPOT_VERSION %s", CRYSTALPOT_VERSION);
     uintptr_t needed = 0;
     char small[4];
     expect_failure(cpot_model_info(model, small, sizeof small, &needed), CPOT_BUFFER_TOO_SMALL,

@@ -46,6 +46,8 @@ class CrystalpotCalculator(Calculator):
     def __init__(self, model=None, threads=None, **kwargs):
         path = models.resolve(model)
         Calculator.__init__(self, model=None if path is None else str(path), threads=threads, **kwargs)
+        if threads is not None:
+            _library.thread_count(threads)  # a bad count fails here, not at the first calculation
         self._threads = threads
         #: The loaded model (``None`` until the first calculation when it is chosen by elements).
         self.model = None
