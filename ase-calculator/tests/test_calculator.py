@@ -120,6 +120,12 @@ def test_thread_count_does_not_change_the_results():
 
 def test_library_version_is_checked():
     assert crystalpot_ase.__version__ == _library.VERSION
-    _library.check_version("0.1.0", "0.1.0")
-    with pytest.raises(ImportError, match="libcrystalpot 9.9.9"):
-        _library.check_version("9.9.9", "0.1.0")
+    _library.check_version(_library.VERSION)
+    # Semver: a newer patch (0.x) or minor (from 1.0) is compatible, older or other
+    # generations are not.
+    for library, header in [("0.1.0", "0.1.0"), ("0.1.7", "0.1.2"), ("1.4.0", "1.2.3"), ("1.2.3", "1.2.3")]:
+        _library.check_version(library, header)
+    for library, header in [("0.2.0", "0.1.0"), ("0.1.1", "0.1.2"), ("1.0.0", "0.1.0"), ("2.0.0", "1.9.0"),
+                            ("1.1.0", "1.2.0"), ("9.9.9", "0.1.0"), ("garbage", "0.1.0")]:
+        with pytest.raises(ImportError, match=f"compatible with {header}, found {library}"):
+            _library.check_version(library, header)

@@ -1,42 +1,39 @@
 """ctypes binding of crystalpot's C ABI (``include/crystalpot.h``).
 
-Everything foreign lives here: loading ``libcrystalpot``, the C structs, status codes and the
-conversion of ASE ``Atoms`` into a ``cpot_system_t``. The rest of the package only sees
-numpy arrays and :class:`CrystalpotError`.
+Everything foreign lives here: loading ``libcrystalpot`` (checking that its version is
+semver-compatible with the header), status codes and the conversion of ASE ``Atoms`` into a
+``cpot_system_t``. The declarations themselves (constants, structs, argument types) are
+generated from the header into ``_c_api.py``. The rest of the package only sees numpy arrays
+and :class:`CrystalpotError`.
 """
 
 import ctypes
-import importlib.metadata
 import json
 import math
 import os
 import sys
 import weakref
-from ctypes import POINTER, c_bool, c_char_p, c_double, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, c_bool, c_double, c_int32, c_size_t, c_void_p
 from pathlib import Path
 
 import numpy as np
 
-#: Status codes of the C ABI (``cpot_status_t``).
-STATUS_NAMES = {
-    0: "CPOT_SUCCESS",
-    1: "CPOT_INVALID_ARGUMENT",
-    2: "CPOT_INVALID_STRUCTURE",
-    3: "CPOT_MODEL_ERROR",
-    4: "CPOT_IO_ERROR",
-    5: "CPOT_TOLERANCE_ERROR",
-    6: "CPOT_BUFFER_TOO_SMALL",
-    255: "CPOT_INTERNAL_ERROR",
-}
+from . import _c_api
+from ._c_api import cpot_request_t as _Request
+from ._c_api import cpot_results_t as _Results
+from ._c_api import cpot_system_t as _System
+
+#: Status codes of the C ABI (``cpot_status_t``), from the header.
+STATUS_NAMES = _c_api.STATUS_NAMES
 STATUS_BY_NAME = {name: code for code, name in STATUS_NAMES.items()}
-BUFFER_TOO_SMALL = 6
+BUFFER_TOO_SMALL = _c_api.CPOT_BUFFER_TOO_SMALL
 
 # Request flags (cpot_request_t.flags).
-PER_ATOM_ENERGIES = 1
-FORCES = 2
-VIRIAL = 4
-PROPERTIES = 8
-ENERGY_STD = 16
+PER_ATOM_ENERGIES = _c_api.CPOT_PER_ATOM_ENERGIES
+FORCES = _c_api.CPOT_FORCES
+VIRIAL = _c_api.CPOT_VIRIAL
+PROPERTIES = _c_api.CPOT_PROPERTIES
+ENERGY_STD = _c_api.CPOT_ENERGY_STD
 
 
 class CrystalpotError(RuntimeError):
@@ -55,35 +52,6 @@ class CrystalpotError(RuntimeError):
         super().__init__(prefix + message)
 
 
-class _System(ctypes.Structure):
-    _fields_ = [
-        ("n_atoms", c_size_t),
-        ("lattice", POINTER(c_double)),
-        ("numbers", POINTER(c_int32)),
-        ("positions", POINTER(c_double)),
-        ("pbc", c_bool * 3),
-    ]
-
-
-class _Request(ctypes.Structure):
-    _fields_ = [("flags", c_uint32), ("energy_atoms", POINTER(c_uint8))]
-
-
-class _Results(ctypes.Structure):
-    _fields_ = [
-        ("energy", c_double),
-        ("energy_error_bound", c_double),
-        ("per_atom_energies", POINTER(c_double)),
-        ("forces", POINTER(c_double)),
-        ("virial", POINTER(c_double)),
-        ("properties", POINTER(c_double)),
-        ("n_properties", c_size_t),
-    ]
-
-
-_DOUBLES = POINTER(c_double)
-
-
 def _library_file():
     """``$CRYSTALPOT_LIB`` if set, else the library bundled next to this module."""
     override = os.environ.get("CRYSTALPOT_LIB")
@@ -93,42 +61,26 @@ def _library_file():
     return Path(__file__).resolve().parent / name
 
 
-def _declare(lib):
-    """Argument and return types of every C function the package calls."""
-    status = c_int32
-    signatures = {
-        "cpot_version": (c_char_p, []),
-        "cpot_last_error": (c_char_p, []),
-        "cpot_last_status": (c_int32, []),
-        "cpot_last_warning": (c_char_p, []),
-        "cpot_last_energy_std": (c_double, []),
-        "cpot_model_set_min_distance": (status, [c_void_p, c_double]),
-        "cpot_model_load": (c_void_p, [c_char_p]),
-        "cpot_model_free": (None, [c_void_p]),
-        "cpot_model_info": (status, [c_void_p, ctypes.c_char_p, c_size_t, POINTER(c_size_t)]),
-        "cpot_model_set_threads": (status, [c_void_p, c_size_t]),
-        "cpot_compute": (status, [c_void_p, POINTER(_System), POINTER(_Request), POINTER(_Results)]),
-        "cpot_lattice_sums": (
-            status,
-            [POINTER(_System), c_double, c_int32, c_double, c_int32, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES],
-        ),
-        "cpot_lattice_potential": (
-            status,
-            [POINTER(_System), c_double, _DOUBLES, c_double, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES, _DOUBLES],
-        ),
-    }
-    for name, (restype, argtypes) in signatures.items():
-        function = getattr(lib, name)
-        function.restype = restype
-        function.argtypes = argtypes
+def _version_tuple(version):
+    """(major, minor, patch) of a version string such as "0.1.0" (a pre-release or build
+    suffix is ignored), or None when it is not one."""
+    parts = version.split("+")[0].split("-")[0].split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
 
 
-def check_version(library_version, package_version):
-    """The library and the package are built from the same crate version, or we refuse."""
-    if library_version != package_version:
+def check_version(library_version, header_version=_c_api.CRYSTALPOT_VERSION):
+    """The library must be semver-compatible with the header these declarations come from:
+    the same major version (the same 0.minor before 1.0, as the SONAME says) and not older,
+    since a newer compatible library only adds functions. Anything else is refused."""
+    library, header = _version_tuple(library_version), _version_tuple(header_version)
+    generation = (lambda v: v[:2] if v[0] == 0 else v[:1]) if library and header else None
+    if not generation or generation(library) != generation(header) or library < header:
         raise ImportError(
-            f"crystalpot_ase {package_version} found libcrystalpot {library_version} ({_library_file()}); "
-            "reinstall the package (pip install ./ase-calculator) so both come from the same build"
+            f"crystalpot_ase needs a libcrystalpot compatible with {header_version}, found "
+            f"{library_version} ({_library_file()}); reinstall the package (pip install crystalpot-ase, "
+            "or a wheel built from one checkout) or point CRYSTALPOT_LIB at a compatible library"
         )
 
 
@@ -141,8 +93,11 @@ def _load():
             f"cannot load the crystalpot library {path}: {e}; install with pip install ./ase-calculator "
             "from the crystalpot repository, or point CRYSTALPOT_LIB at libcrystalpot"
         ) from e
-    _declare(lib)
-    check_version(lib.cpot_version().decode(), importlib.metadata.version("crystalpot-ase"))
+    # The version first: an incompatible library may lack functions the declarations name.
+    lib.cpot_version.restype = ctypes.c_char_p
+    lib.cpot_version.argtypes = []
+    check_version(lib.cpot_version().decode())
+    _c_api.declare(lib)
     return lib
 
 
