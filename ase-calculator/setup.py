@@ -1,14 +1,26 @@
 """Build step of crystalpot-ase: compiles the Rust library with cargo and bundles it.
 
-The package must be built from inside the crystalpot repository (``pip install
-./ase-calculator`` from the repository root): the Rust crate is one level up. The wheel
-contains ``crystalpot_ase/libcrystalpot.so`` (``.dylib``/``.dll`` elsewhere) and every file of
-the repository's ``models/`` folder under ``crystalpot_ase/models/``.
+Build the wheel once, from inside the crystalpot repository (the Rust crate is one level up)::
+
+    pip wheel --no-deps -w dist ./ase-calculator
+
+and install ``dist/crystalpot_ase-*.whl`` anywhere without a Rust toolchain. The wheel is
+tagged ``py3-none-<platform>``: the package reaches the library through ctypes, so it
+depends on the platform but not on the Python version or ABI. It contains
+``crystalpot_ase/libcrystalpot.so`` (``.dylib``/``.dll`` elsewhere) and the shipped models
+(``models/*.safetensors``, the model JSON files and the model cards ``models/README.md``;
+not the training logs, configs or plots).
+
+Why not maturin or setuptools-rust: maturin packages a cdylib only with pyo3, cffi or uniffi
+bindings, and setuptools-rust's ``Binding.NoBinding`` names the library like a CPython
+extension module (``libcrystalpot.cpython-311-x86_64-linux-gnu.so``) inside a ``cp311`` wheel.
+A ctypes package needs neither, so this file runs ``cargo build --release --lib`` itself.
 
 Environment: ``CARGO`` (the cargo executable, default ``cargo`` on PATH, then
 ``~/.cargo/bin/cargo``), ``CARGO_TARGET_DIR`` (default: the repository's ``target/``).
 """
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +29,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Distribution, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).resolve().parent
@@ -68,30 +81,52 @@ def build_library():
     return lib
 
 
+def shipped_files():
+    """The files of ``models/`` the package ships: model files and their cards."""
+    for path in sorted((REPO / "models").iterdir()):
+        if path.suffix == ".safetensors" or path.name == "README.md":
+            yield path
+        elif path.suffix == ".json" and "kind" in json.loads(path.read_text()):
+            # A model file (rigid-ion); training configurations have no "kind".
+            yield path
+
+
 class BuildWithCargo(build_py):
     """build_py plus the Rust library and the shipped model files."""
 
     def run(self):
-        super().run()
         package = Path(self.build_lib) / "crystalpot_ase"
+        # pip builds in the source tree: start from an empty build/lib so that a model or
+        # module removed since the last build cannot linger into this wheel.
+        shutil.rmtree(package, ignore_errors=True)
+        super().run()
         package.mkdir(parents=True, exist_ok=True)
         shutil.copy2(build_library(), package / library_name())
         models = package / "models"
         models.mkdir(exist_ok=True)
-        for model in sorted((REPO / "models").iterdir()):
-            if model.is_file():
-                shutil.copy2(model, models / model.name)
+        for model in shipped_files():
+            shutil.copy2(model, models / model.name)
 
 
 class BinaryDistribution(Distribution):
-    """The wheel holds a native library, so it must carry a platform tag."""
+    """The wheel holds a native library, so it is a platform wheel (files at the wheel's root,
+    installed into platlib)."""
 
     def has_ext_modules(self):
         return True
 
 
+class PlatformWheel(bdist_wheel):
+    """A wheel for one platform but any Python 3: the native library is loaded by ctypes and
+    links no libpython."""
+
+    def get_tag(self):
+        _, _, platform = super().get_tag()
+        return "py3", "none", platform
+
+
 setup(
     version=crate_version(),
-    cmdclass={"build_py": BuildWithCargo},
+    cmdclass={"build_py": BuildWithCargo, "bdist_wheel": PlatformWheel},
     distclass=BinaryDistribution,
 )

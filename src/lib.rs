@@ -16,6 +16,9 @@ pub mod math;
 pub mod model;
 pub mod neighbors;
 pub mod structure;
+/// Training and fitting (PotNet, energy networks, linear fits) with their data readers and
+/// plots: only with the `cli` feature, so that the inference library carries none of it.
+#[cfg(feature = "cli")]
 pub mod train;
 
 pub use calculator::Calculator;

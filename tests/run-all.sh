@@ -8,7 +8,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export CRYSTALPOT_DATA=${CRYSTALPOT_DATA:-$root/../shared/data}
 
-step() { printf '\n=== %s\n' "$*"; }
+source tests/common.sh
 
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
@@ -16,6 +16,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+# The inference-only library that embedders get with default-features = false.
+cargo clippy --lib --no-default-features --locked -- -D warnings
 
 step "Rust tests (unit, integration, doc)"
 cargo test --locked

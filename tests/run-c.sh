@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-step() { printf '\n=== %s\n' "$*"; }
+source tests/common.sh
 
 step "C/C++: Rust library (release)"
 cargo build --release --locked --lib
@@ -55,8 +55,19 @@ gcc -std=c99 -Wall -Wextra -Werror -O1 -g -DCRYSTALPOT_EXPECTED_VERSION="\"$vers
 g++ -std=c++17 -Wall -Wextra -Werror -O1 -g bindings/tests/test_cpp.cpp $(pc --cflags) \
     -o "$work/pkg-config/test_cpp_static" "$libdir/libcrystalpot.a" $(pc --static --libs-only-l | sed 's/-lcrystalpot//')
 
-# The shared library carries no SONAME/rpath of its own: executables find it through the
-# rpath given above (pkg-config) or CMake's build rpath; LD_LIBRARY_PATH is not needed.
+# The installed library carries its SONAME (build.rs) under that name, and the programs linked
+# through either route record it: they find it through the rpath given above (pkg-config) or
+# CMake's build rpath; LD_LIBRARY_PATH is not needed.
+step "C/C++: SONAME of the installed library and of what links it"
+soname() { readelf -d "$1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(libcrystalpot[^]]*\)\]/\1/p'; }
+name=$(soname "$libdir/libcrystalpot.so")
+[ -n "$name" ] && [ -e "$libdir/$name" ] || { echo "libcrystalpot.so has no SONAME or no $libdir/$name" >&2; exit 1; }
+for program in "$work/examples/rocksalt_c" "$work/tests/test_capi_shared" "$work/pkg-config/test_capi"; do
+    [ "$(needed "$program")" = "$name" ] || { echo "$program needs '$(needed "$program")', not $name" >&2; exit 1; }
+done
+echo "SONAME $name, recorded by the programs linked through find_package and pkg-config"
+
 grind() {
     printf -- '--- %s\n' "$*"
     valgrind --quiet --error-exitcode=1 --leak-check=full \

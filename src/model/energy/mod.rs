@@ -14,7 +14,7 @@ pub mod network;
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 pub use config::EnergyConfig;
@@ -26,7 +26,7 @@ use crate::lattice::per_atom::{channel_sums, Channels};
 use crate::model::{Request, Results};
 use crate::structure::Structure;
 use evaluate::Evaluator;
-use network::{EnergyNetwork, StructureTensors};
+use network::EnergyNetwork;
 
 /// A loaded energy model, evaluated in f64.
 pub struct EnergyModel {
@@ -130,37 +130,6 @@ impl EnergyModel {
     }
 }
 
-/// The variables of one evaluation: what the energy is differentiated with respect to.
-pub(crate) struct Variables {
-    pub positions: Var,
-    pub strain: Var,
-    pub phi: Vec<Var>,
-}
-
-/// Replaces positions, strain and Φ by variables so that backward yields their gradients.
-pub(crate) fn with_variables(
-    mut t: StructureTensors,
-) -> candle_core::Result<(StructureTensors, Variables)> {
-    let positions = Var::from_tensor(&t.positions)?;
-    let strain = Var::from_tensor(&t.strain)?;
-    let phi = t
-        .phi
-        .iter()
-        .map(Var::from_tensor)
-        .collect::<candle_core::Result<Vec<_>>>()?;
-    t.positions = positions.as_tensor().clone();
-    t.strain = strain.as_tensor().clone();
-    t.phi = phi.iter().map(|v| v.as_tensor().clone()).collect();
-    Ok((
-        t,
-        Variables {
-            positions,
-            strain,
-            phi,
-        },
-    ))
-}
-
 /// Derivatives of Σ_iB a_iB Φ_iB (a = ∂E/∂Φ held fixed) through structure factors, with the
 /// bound Σ |a_iB| · ε on the error that Φ's truncation puts into the energy.
 struct LongRange {
@@ -223,5 +192,11 @@ fn long_range_derivatives(
     })
 }
 
-#[cfg(test)]
+// The tests train small networks, so they need the training code.
+#[cfg(all(test, feature = "cli"))]
 mod tests;
+// Training only: inference differentiates by its own forward pass.
+#[cfg(feature = "cli")]
+mod variables;
+#[cfg(feature = "cli")]
+pub(crate) use variables::with_variables;
