@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::lattice::potnet::PotnetSettings;
 use crate::model::file as model_file;
 use crate::model::potnet::config::{
-    Architecture, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target, FORMAT,
-    FORMAT_VERSION,
+    Architecture, GraphConstruction, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target,
+    FORMAT, FORMAT_VERSION, SHELL_TOLERANCE,
 };
 use crate::model::potnet::features::{Batch, CrystalInput};
 use crate::model::potnet::PotnetModel;
@@ -164,8 +164,10 @@ struct CheckpointInfo {
 
 const CHECKPOINT_KIND: &str = "crystalpot-potnet-checkpoint";
 
-/// Metadata of a new model with the published graph (cutoff 4 Å, 16 neighbours) and
-/// lattice-sum settings; the training elements are those of `structures`.
+/// Metadata of a new model: the published graph (cutoff 4 Å, 16 neighbours) but with whole
+/// k-th shells, and the published lattice-sum definitions summed to convergence, so that the
+/// model is a function of the crystal (not of its cell vectors, atom order, origin or
+/// rounding); the training elements are those of `structures`.
 pub fn model_meta(
     name: &str,
     architecture: Architecture,
@@ -187,8 +189,11 @@ pub fn model_meta(
         graph: GraphSettings {
             cutoff: 4.0,
             max_neighbors: 16,
+            construction: GraphConstruction::WholeShell {
+                tolerance: SHELL_TOLERANCE,
+            },
         },
-        lattice_sums: LatticeSumMode::potnet(&PotnetSettings::default()),
+        lattice_sums: LatticeSumMode::converged(&PotnetSettings::default()),
         targets: vec![target],
         elements: elements
             .iter()
