@@ -392,10 +392,20 @@ impl Trainer {
         let bad = |m: String| Error::Model(format!("checkpoint: {m}"));
         let text = model_file::description(bytes)?
             .ok_or_else(|| bad("no description: not a crystalpot checkpoint".into()))?;
-        let info: CheckpointInfo = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if info.kind != CHECKPOINT_KIND {
-            return Err(bad(format!("kind {:?}", info.kind)));
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        // The kind first, so that a model file or another checkpoint says what it is.
+        match value.get("kind").and_then(|k| k.as_str()) {
+            Some(CHECKPOINT_KIND) => {}
+            kind => {
+                let what = kind.map_or("no kind".into(), |k| format!("kind \"{k}\""));
+                return Err(bad(format!(
+                    "not a crystalpot PotNet training checkpoint ({what}: a model file? resume \
+                     from the <model>.checkpoint.safetensors beside it)"
+                )));
+            }
         }
+        let info: CheckpointInfo = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| bad(e.to_string()))?;
         let mut trainer = Trainer::new(info.meta, info.settings)?;
