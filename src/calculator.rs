@@ -59,6 +59,9 @@ pub struct ModelInfo {
     /// Validation errors recorded in the model file when it was made (keys as its fit or
     /// training wrote them, e.g. `energy_mae_mev_per_atom`, `force_mae`, `mae`), if any.
     pub validation: Option<serde_json::Value>,
+    /// What a user should know when loading the model, if anything: for PotNet models with
+    /// the published inputs, that predictions depend on how the crystal is written.
+    pub note: Option<String>,
 }
 
 /// A loaded model, ready to compute structures. Immutable after loading, so one calculator
@@ -130,6 +133,7 @@ impl Calculator {
                 elements: symbols(&m.elements()),
                 cutoff: None,
                 validation: None,
+                note: None,
             },
             Model::Potnet(m) => {
                 let meta = m.meta();
@@ -153,6 +157,7 @@ impl Calculator {
                         .metrics
                         .as_ref()
                         .and_then(validation_metrics),
+                    note: meta.invariance_note(),
                 }
             }
             Model::Energy(m) => ModelInfo {
@@ -163,6 +168,7 @@ impl Calculator {
                 elements: symbols(m.elements()),
                 cutoff: Some(m.config().cutoff),
                 validation: validation_metrics(&m.meta.provenance.metrics),
+                note: None,
             },
             Model::Linear(m) => ModelInfo {
                 kind: "linear".into(),
@@ -172,6 +178,7 @@ impl Calculator {
                 elements: symbols(m.featurizer().elements()),
                 cutoff: Some(m.config().cutoff),
                 validation: validation_metrics(&m.meta.provenance.metrics),
+                note: None,
             },
         }
     }

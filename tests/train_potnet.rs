@@ -319,6 +319,47 @@ fn a_resumed_run_equals_an_uninterrupted_one() {
 }
 
 #[test]
+fn resuming_names_bad_missing_and_foreign_checkpoints() {
+    let root = scratch("resume-errors");
+    let (data, other) = (root.join("data.csv"), root.join("other.csv"));
+    write_csv(&data, &perovskite_rows(16));
+    let mut rows = perovskite_rows(17);
+    rows.remove(1);
+    write_csv(&other, &rows);
+    let (ok, _, err) = train_cli(&root, &data, &["--epochs", "2", "--stop-after", "1"]);
+    assert!(ok, "{err}");
+    let checkpoint = root.join("model.checkpoint.safetensors");
+    let resume_from =
+        |file: &Path, data: &Path| train_cli(&root, data, &["--resume", file.to_str().unwrap()]);
+    let refused = |(ok, _, err): (bool, String, String), says: &str| {
+        assert!(
+            !ok && err.contains(says) && !err.contains("panicked"),
+            "{err}"
+        );
+    };
+    refused(
+        resume_from(&root.join("nothing.safetensors"), &data),
+        "nothing.safetensors: no such checkpoint file",
+    );
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    let corrupt = root.join("corrupt.safetensors");
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+    refused(resume_from(&corrupt, &data), "cannot resume from");
+    refused(
+        resume_from(&root.join("model.safetensors"), &data),
+        "not a crystalpot PotNet training checkpoint",
+    );
+    refused(resume_from(&checkpoint, &other), "same data and split");
+    // A named checkpoint elsewhere continues the run (and the next ones go beside --out).
+    let moved = root.join("kept").join("epoch1.safetensors");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&checkpoint, &moved).unwrap();
+    let (ok, _, err) = resume_from(&moved, &data);
+    assert!(ok && err.contains("resuming"), "{err}");
+    assert!(checkpoint.exists());
+}
+
+#[test]
 fn bad_rows_are_reported_with_their_numbers_and_skipped_or_fatal() {
     let root = scratch("bad");
     let mut rows = perovskite_rows(30);

@@ -166,7 +166,9 @@ pub unsafe extern "C" fn cpot_model_set_min_distance(
 
 /// Writes the JSON description of the model, NUL-terminated, into `buf` (`len` bytes):
 /// `{"kind", "name", "energy", "targets": [{"name", "unit", "extensive"}], "elements": [...],
-/// "cutoff"}`. `*needed` (if not NULL) receives the size including the NUL, also when `len`
+/// "cutoff", "validation", "note"}` (`note`: a caveat to show the user, e.g. that an imported
+/// PotNet model keeps the published inputs, which depend on how the crystal is written; null
+/// if none). `*needed` (if not NULL) receives the size including the NUL, also when `len`
 /// is too small (then `CPOT_BUFFER_TOO_SMALL`; `buf` may be NULL to ask for the size).
 ///
 /// # Safety

@@ -59,7 +59,8 @@ pub fn run(args: Args) -> Result<()> {
     model.save(&args.out)?;
     let meta = model.meta();
     eprintln!(
-        "wrote {}: PotNet {:?}, {} conv layers, {} targets, {} elements, potnet-mode lattice sums",
+        "wrote {}: PotNet {:?}, {} conv layers, {} targets, {} elements, the published \
+         16-nearest-neighbour graph and potnet-mode lattice sums (as the original code)",
         args.out.display(),
         meta.name,
         meta.architecture.conv_layers,

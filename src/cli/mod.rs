@@ -93,17 +93,56 @@ pub fn sibling(model: &Path, suffix: &str) -> PathBuf {
     model.with_file_name(format!("{stem}.{suffix}"))
 }
 
-/// The checkpoint path beside `model` and, when `resume` is asked and it exists, its bytes;
-/// a missing checkpoint starts the run afresh (said on stderr).
-pub fn saved_checkpoint(model: &Path, resume: bool) -> Result<(PathBuf, Option<Vec<u8>>)> {
+/// Where a resumed run reads its checkpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resume {
+    /// A fresh run.
+    No,
+    /// The checkpoint beside the model; if there is none, the run starts afresh.
+    Beside,
+    /// This checkpoint file, which must exist.
+    From(PathBuf),
+}
+
+impl Resume {
+    /// From a `--resume [CKPT]` option (`num_args = 0..=1`).
+    pub fn from_option(option: Option<Option<PathBuf>>) -> Self {
+        match option {
+            None => Resume::No,
+            Some(None) => Resume::Beside,
+            Some(Some(path)) => Resume::From(path),
+        }
+    }
+}
+
+/// A checkpoint's bytes and the path they were read from.
+pub type SavedCheckpoint = (PathBuf, Vec<u8>);
+
+/// The checkpoint path beside `model` (where every epoch's checkpoint is written) and, when
+/// resuming, the bytes of the checkpoint to continue: a missing checkpoint beside the model
+/// starts the run afresh (said on stderr), a missing named checkpoint is an error. The bytes
+/// come with the path they were read from, for messages.
+pub fn saved_checkpoint(
+    model: &Path,
+    resume: &Resume,
+) -> Result<(PathBuf, Option<SavedCheckpoint>)> {
     let path = sibling(model, "checkpoint.safetensors");
-    if !resume {
-        return Ok((path, None));
-    }
-    if !path.exists() {
-        eprintln!("no checkpoint at {}: starting afresh", path.display());
-        return Ok((path, None));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| crystalpot::Error::io(&path, e))?;
-    Ok((path, Some(bytes)))
+    let from = match resume {
+        Resume::No => return Ok((path, None)),
+        Resume::Beside if !path.exists() => {
+            eprintln!("no checkpoint at {}: starting afresh", path.display());
+            return Ok((path, None));
+        }
+        Resume::Beside => path.clone(),
+        Resume::From(p) if !p.is_file() => {
+            return Err(crystalpot::Error::InvalidInput(format!(
+                "--resume {}: no such checkpoint file (a run writes \
+                 <model>.checkpoint.safetensors beside its --out every epoch)",
+                p.display()
+            )))
+        }
+        Resume::From(p) => p.clone(),
+    };
+    let bytes = std::fs::read(&from).map_err(|e| crystalpot::Error::io(&from, e))?;
+    Ok((path, Some((from, bytes))))
 }

@@ -50,7 +50,12 @@ fn load_model(path: Option<&Path>) -> Result<PotnetModel> {
         }
     };
     match Calculator::from_file(&path)?.model() {
-        Model::Potnet(m) => Ok((**m).clone()),
+        Model::Potnet(m) => {
+            if let Some(note) = m.meta().invariance_note() {
+                eprintln!("note: {note}");
+            }
+            Ok((**m).clone())
+        }
         _ => Err(Error::Model(format!(
             "{} is not a PotNet model (use `crystalpot energy` for energy models)",
             path.display()

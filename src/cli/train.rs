@@ -43,9 +43,11 @@ pub struct Args {
     /// command line win.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Continue the run whose checkpoint is beside --out (its settings are kept).
-    #[arg(long)]
-    resume: bool,
+    /// Continue a run bit for bit: from the checkpoint beside --out (`--resume`; none there
+    /// starts afresh) or from the checkpoint file CKPT (`--resume CKPT`, which must exist).
+    /// The checkpoint's settings are kept; new checkpoints are written beside --out.
+    #[arg(long, num_args = 0..=1, value_name = "CKPT")]
+    resume: Option<Option<PathBuf>>,
     /// Folder of the input cache (default: crystalpot-cache beside --out).
     #[arg(long)]
     cache: Option<PathBuf>,
@@ -174,9 +176,14 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         BadSamples::Fail
     };
-    let (checkpoint_path, saved) = super::saved_checkpoint(&args.out, args.resume)?;
+    let (checkpoint_path, saved) =
+        super::saved_checkpoint(&args.out, &super::Resume::from_option(args.resume.clone()))?;
     let resumed = saved
-        .map(|bytes| Trainer::from_checkpoint(&bytes))
+        .map(|(from, bytes)| {
+            Trainer::from_checkpoint(&bytes).map_err(|e| {
+                Error::InvalidInput(format!("cannot resume from {}: {e}", from.display()))
+            })
+        })
         .transpose()?;
     let fraction = hyper.val_fraction.unwrap_or(0.1);
     let seed = resumed

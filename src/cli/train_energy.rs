@@ -60,9 +60,10 @@ pub struct Args {
     /// Model name stored in the file.
     #[arg(long)]
     name: Option<String>,
-    /// Continue from the checkpoint beside --out, if there is one (same data and settings).
-    #[arg(long)]
-    resume: bool,
+    /// Continue from the checkpoint beside --out, if there is one, or from the checkpoint
+    /// file CKPT, which must exist (same data and settings).
+    #[arg(long, num_args = 0..=1, value_name = "CKPT")]
+    resume: Option<Option<PathBuf>>,
 }
 
 /// What the command keeps in a checkpoint besides the training state.
@@ -116,9 +117,10 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let (checkpoint_path, saved) = super::saved_checkpoint(&args.out, args.resume)?;
+    let (checkpoint_path, saved) =
+        super::saved_checkpoint(&args.out, &super::Resume::from_option(args.resume.clone()))?;
     let resume = saved
-        .map(|bytes| training::Checkpoint::from_bytes(&bytes))
+        .map(|(_, bytes)| training::Checkpoint::from_bytes(&bytes))
         .transpose()?;
     let mut record = match &resume {
         Some(c) => {

@@ -9,7 +9,7 @@
 mod potnet;
 mod pyset;
 
-pub use potnet::{potnet_graph, PotnetGraph};
+pub use potnet::{potnet_graph, potnet_graph_with_shells, PotnetGraph};
 
 use rayon::prelude::*;
 

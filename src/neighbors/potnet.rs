@@ -68,6 +68,23 @@ pub fn potnet_graph(
     cutoff: f64,
     max_neighbors: usize,
 ) -> Result<PotnetGraph> {
+    potnet_graph_with_shells(structure, cutoff, max_neighbors, 0.0)
+}
+
+/// The PotNet local graph keeping, per site, every neighbour with d <= d_k + `shell_tolerance`
+/// (Å) instead of d <= d_k: a (nearly) degenerate k-th shell is kept whole, so the graph no
+/// longer depends on the last bits of the distances. `shell_tolerance` = 0 is [`potnet_graph`].
+pub fn potnet_graph_with_shells(
+    structure: &Structure,
+    cutoff: f64,
+    max_neighbors: usize,
+    shell_tolerance: f64,
+) -> Result<PotnetGraph> {
+    if !(shell_tolerance.is_finite() && shell_tolerance >= 0.0) {
+        return Err(Error::InvalidInput(format!(
+            "the shell tolerance must be a finite length >= 0 Å, got {shell_tolerance}"
+        )));
+    }
     if !cutoff.is_finite() || cutoff <= 0.0 {
         return Err(Error::InvalidInput(format!(
             "PotNet cutoff must be a positive finite length in Å, got {cutoff}"
@@ -90,7 +107,7 @@ pub fn potnet_graph(
         .fold(0.0, f64::max);
 
     let mut radius = cutoff;
-    let per_site = loop {
+    let mut per_site = loop {
         let per_site = neighbours_within(structure, &lattice, radius)?;
         if per_site.iter().all(|list| list.len() >= max_neighbors) {
             break per_site;
@@ -102,17 +119,24 @@ pub fn potnet_graph(
         };
     };
 
+    sort_by_distance(&mut per_site);
+    // Whole shells may reach beyond the search radius: search once more to d_k + tolerance.
+    let reach = per_site
+        .iter()
+        .map(|list| list[max_neighbors - 1].d + shell_tolerance)
+        .fold(0.0, f64::max);
+    if shell_tolerance > 0.0 && reach > radius {
+        radius = reach;
+        per_site = neighbours_within(structure, &lattice, radius)?;
+        sort_by_distance(&mut per_site);
+    }
+
     // Directed dictionary (i, j) -> set of images, keys in insertion order.
     let mut keys: Vec<(usize, usize)> = Vec::new();
     let mut sets: Vec<PySet> = Vec::new();
     let mut index: HashMap<(usize, usize), usize> = HashMap::new();
-    for (i, mut list) in per_site.into_iter().enumerate() {
-        list.sort_by(|a, b| {
-            a.d.total_cmp(&b.d)
-                .then(a.shift.cmp(&b.shift))
-                .then(a.j.cmp(&b.j))
-        });
-        let kth = list[max_neighbors - 1].d;
+    for (i, list) in per_site.into_iter().enumerate() {
+        let kth = list[max_neighbors - 1].d + shell_tolerance;
         for nb in list.iter().filter(|nb| nb.d <= kth) {
             let slot = *index.entry((i, nb.j)).or_insert_with(|| {
                 keys.push((i, nb.j));
@@ -151,6 +175,18 @@ struct Neighbour {
     j: usize,
     shift: [i32; 3],
     d: f64,
+}
+
+/// Sorts each site's neighbours by distance; ties by image (lexicographic), then j: the order
+/// the reference enumerates them in.
+fn sort_by_distance(per_site: &mut [Vec<Neighbour>]) {
+    for list in per_site {
+        list.sort_by(|a, b| {
+            a.d.total_cmp(&b.d)
+                .then(a.shift.cmp(&b.shift))
+                .then(a.j.cmp(&b.j))
+        });
+    }
 }
 
 /// Per site, every image with BOND_TOL < d <= radius, d computed as the reference does.

@@ -63,7 +63,33 @@ pub struct GraphSettings {
     /// Initial search radius in Å.
     pub cutoff: f64,
     pub max_neighbors: usize,
+    /// Which neighbours beyond the k-th are kept. Absent in files written before it existed,
+    /// which all used the published construction.
+    #[serde(default)]
+    pub construction: GraphConstruction,
 }
+
+/// How the k-th-neighbour cut of the local graph treats (nearly) degenerate shells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum GraphConstruction {
+    /// The published code's: neighbours with d <= d_k, compared bit for bit. A shell of
+    /// equidistant neighbours at d_k is kept or cut depending on rounding, so the graph can
+    /// change with a translation, the atom order or 1e-12 Å of noise. Original PotNet
+    /// checkpoints were trained on it and keep it.
+    #[default]
+    Published,
+    /// Neighbours with d <= d_k + `tolerance` (Å): the whole k-th shell, however its distances
+    /// are rounded. Invariant as long as real shells are further apart than `tolerance` and
+    /// rounding or noise stays well below it (see [`SHELL_TOLERANCE`]).
+    WholeShell { tolerance: f64 },
+}
+
+/// Shell tolerance of the models crystalpot trains: 1e-3 Å is ~10⁶ times the distance changes
+/// that rounding (1e-15 Å) or 1e-9 Å of noise cause, so symmetric shells stay whole, and it
+/// also merges shells split only by 4-5 decimals of CIF coordinates (1e-4..1e-3 Å on 10 Å
+/// cells); distinct shells of real crystals are 1e-2 Å and more apart.
+pub const SHELL_TOLERANCE: f64 = 1e-3;
 
 /// How the three infinite-edge features (Coulomb, London, Pauli sums) are computed. A model
 /// must be used with the sums it was trained on.
@@ -86,6 +112,19 @@ pub enum LatticeSumMode {
         /// Whether the Pauli diagonal includes the i = j, k = 0 term (PotNet's convention).
         pauli_self: bool,
     },
+    /// PotNet's three features as the published code defines them (Σ' 1/r^(2p) for the
+    /// Coulomb and London parameters p, Pauli decay `pauli_param / V^(1/6)` per Å, see
+    /// `lattice::potnet`), but summed to
+    /// convergence with the exact engine instead of over a fixed index cube: the truncated
+    /// cube depends on the choice of cell vectors and on how coordinates are wrapped, the
+    /// converged sums do not.
+    Converged {
+        /// Relative tolerance of each matrix.
+        tolerance: f64,
+        coulomb_param: f64,
+        london_param: f64,
+        pauli_param: f64,
+    },
 }
 
 impl LatticeSumMode {
@@ -93,6 +132,17 @@ impl LatticeSumMode {
     pub fn potnet(settings: &PotnetSettings) -> Self {
         LatticeSumMode::Potnet {
             r_max: settings.r_max,
+            coulomb_param: settings.coulomb_param,
+            london_param: settings.london_param,
+            pauli_param: settings.pauli_param,
+        }
+    }
+
+    /// The published code's definitions summed to convergence (relative tolerance 1e-10, far
+    /// below the f32 rounding of the network's inputs).
+    pub fn converged(settings: &PotnetSettings) -> Self {
+        LatticeSumMode::Converged {
+            tolerance: 1e-10,
             coulomb_param: settings.coulomb_param,
             london_param: settings.london_param,
             pauli_param: settings.pauli_param,
@@ -254,8 +304,59 @@ impl ModelMeta {
                     return bad(format!("r_max {r_max}"));
                 }
             }
+            LatticeSumMode::Converged {
+                tolerance,
+                coulomb_param,
+                london_param,
+                pauli_param,
+            } => {
+                let positive = |x: f64| x.is_finite() && x > 0.0;
+                if !(*tolerance > 0.0
+                    && *tolerance < 1.0
+                    && positive(*coulomb_param)
+                    && positive(*london_param)
+                    && positive(*pauli_param))
+                {
+                    return bad(format!(
+                        "converged lattice-sum settings {:?}",
+                        self.lattice_sums
+                    ));
+                }
+            }
+        }
+        if let GraphConstruction::WholeShell { tolerance } = self.graph.construction {
+            if !(tolerance.is_finite() && tolerance >= 0.0) {
+                return bad(format!("shell tolerance {tolerance} Å"));
+            }
         }
         Ok(())
+    }
+
+    /// A note for users when the model's inputs are not a function of the crystal alone (the
+    /// published k-nearest-neighbour cut or truncated lattice sums), None otherwise.
+    pub fn invariance_note(&self) -> Option<String> {
+        let mut why = Vec::new();
+        if self.graph.construction == GraphConstruction::Published {
+            why.push(format!(
+                "the published {}-nearest-neighbour graph (a shell of equidistant neighbours \
+                 is cut by rounding)",
+                self.graph.max_neighbors
+            ));
+        }
+        if let LatticeSumMode::Potnet { r_max, .. } = self.lattice_sums {
+            why.push(format!(
+                "the published lattice sums truncated at r_max = {r_max} (they depend on the \
+                 cell vectors and on how coordinates are wrapped)"
+            ));
+        }
+        (!why.is_empty()).then(|| {
+            format!(
+                "model {:?} uses {}, as the original PotNet code: its predictions can change \
+                 with a translation, the atom order, the cell choice or tiny noise",
+                self.name,
+                why.join(" and ")
+            )
+        })
     }
 
     /// Atomic numbers of the training elements.

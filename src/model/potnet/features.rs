@@ -13,11 +13,11 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::config::{LatticeSumMode, ModelMeta};
+use super::config::{GraphConstruction, LatticeSumMode, ModelMeta};
 use crate::error::{Error, Result};
 use crate::lattice::potnet::{potnet_sums, PotnetSettings};
 use crate::lattice::{pair_matrices, Potential, Tolerance};
-use crate::neighbors::potnet_graph;
+use crate::neighbors::potnet_graph_with_shells;
 use crate::structure::Structure;
 
 /// Length of a CGCNN feature vector.
@@ -120,6 +120,19 @@ impl Rbf {
     }
 }
 
+/// The three converged pair matrices of `potentials`.
+fn exact_sums(
+    structure: &Structure,
+    potentials: &[Potential; 3],
+    tolerance: f64,
+) -> Result<[Vec<f64>; 3]> {
+    let mut out = pair_matrices(structure, potentials, Tolerance::Relative(tolerance))?
+        .into_iter()
+        .map(|m| m.values);
+    let mut next = || out.next().expect("three matrices");
+    Ok([next(), next(), next()])
+}
+
 /// The network input of one crystal.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrystalInput {
@@ -136,7 +149,16 @@ pub struct CrystalInput {
 impl CrystalInput {
     /// The local graph and the lattice sums of `structure`, as the model's metadata says.
     pub fn from_structure(structure: &Structure, meta: &ModelMeta) -> Result<Self> {
-        let graph = potnet_graph(structure, meta.graph.cutoff, meta.graph.max_neighbors)?;
+        let shell_tolerance = match meta.graph.construction {
+            GraphConstruction::Published => 0.0,
+            GraphConstruction::WholeShell { tolerance } => tolerance,
+        };
+        let graph = potnet_graph_with_shells(
+            structure,
+            meta.graph.cutoff,
+            meta.graph.max_neighbors,
+            shell_tolerance,
+        )?;
         let n = structure.len();
         let sums: [Vec<f64>; 3] = match &meta.lattice_sums {
             LatticeSumMode::Potnet {
@@ -167,11 +189,27 @@ impl CrystalInput {
                         include_self: *pauli_self,
                     },
                 ];
-                let mut m = pair_matrices(structure, &potentials, Tolerance::Relative(*tolerance))?
-                    .into_iter()
-                    .map(|m| m.values);
-                let mut next = || m.next().expect("three matrices");
-                [next(), next(), next()]
+                exact_sums(structure, &potentials, *tolerance)?
+            }
+            LatticeSumMode::Converged {
+                tolerance,
+                coulomb_param,
+                london_param,
+                pauli_param,
+            } => {
+                // The published definitions (see `lattice::potnet`): Σ' 1/r^(2p) in Å (the
+                // unit-volume scaling cancels) and Σ exp(-(pauli_param / V^(1/6)) r), the
+                // k = 0 self term included (checked against the truncated sums at large r_max
+                // in tests/potnet_invariance.rs).
+                let potentials = [
+                    Potential::InversePower(2.0 * coulomb_param),
+                    Potential::InversePower(2.0 * london_param),
+                    Potential::Exponential {
+                        alpha: pauli_param / structure.volume().cbrt().sqrt(),
+                        include_self: true,
+                    },
+                ];
+                exact_sums(structure, &potentials, *tolerance)?
             }
         };
         let attr: Vec<[f32; 3]> = (0..n * n)

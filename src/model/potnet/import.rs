@@ -6,8 +6,8 @@
 use serde::Deserialize;
 
 use super::config::{
-    Architecture, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target, FORMAT,
-    FORMAT_VERSION,
+    Architecture, GraphConstruction, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target,
+    FORMAT, FORMAT_VERSION,
 };
 use super::{file, PotnetModel};
 use crate::elements;
@@ -144,6 +144,7 @@ pub fn import_original(
         graph: GraphSettings {
             cutoff: t.cutoff,
             max_neighbors: t.max_neighbors,
+            construction: GraphConstruction::Published,
         },
         lattice_sums: LatticeSumMode::Potnet {
             r_max: t.r,

@@ -25,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::lattice::potnet::PotnetSettings;
 use crate::model::file as model_file;
 use crate::model::potnet::config::{
-    Architecture, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target, FORMAT,
-    FORMAT_VERSION,
+    Architecture, GraphConstruction, GraphSettings, LatticeSumMode, ModelMeta, Provenance, Target,
+    FORMAT, FORMAT_VERSION, SHELL_TOLERANCE,
 };
 use crate::model::potnet::features::{Batch, CrystalInput};
 use crate::model::potnet::PotnetModel;
@@ -164,8 +164,10 @@ struct CheckpointInfo {
 
 const CHECKPOINT_KIND: &str = "crystalpot-potnet-checkpoint";
 
-/// Metadata of a new model with the published graph (cutoff 4 Å, 16 neighbours) and
-/// lattice-sum settings; the training elements are those of `structures`.
+/// Metadata of a new model: the published graph (cutoff 4 Å, 16 neighbours) but with whole
+/// k-th shells, and the published lattice-sum definitions summed to convergence, so that the
+/// model is a function of the crystal (not of its cell vectors, atom order, origin or
+/// rounding); the training elements are those of `structures`.
 pub fn model_meta(
     name: &str,
     architecture: Architecture,
@@ -187,8 +189,11 @@ pub fn model_meta(
         graph: GraphSettings {
             cutoff: 4.0,
             max_neighbors: 16,
+            construction: GraphConstruction::WholeShell {
+                tolerance: SHELL_TOLERANCE,
+            },
         },
-        lattice_sums: LatticeSumMode::potnet(&PotnetSettings::default()),
+        lattice_sums: LatticeSumMode::converged(&PotnetSettings::default()),
         targets: vec![target],
         elements: elements
             .iter()
@@ -387,10 +392,20 @@ impl Trainer {
         let bad = |m: String| Error::Model(format!("checkpoint: {m}"));
         let text = model_file::description(bytes)?
             .ok_or_else(|| bad("no description: not a crystalpot checkpoint".into()))?;
-        let info: CheckpointInfo = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        if info.kind != CHECKPOINT_KIND {
-            return Err(bad(format!("kind {:?}", info.kind)));
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        // The kind first, so that a model file or another checkpoint says what it is.
+        match value.get("kind").and_then(|k| k.as_str()) {
+            Some(CHECKPOINT_KIND) => {}
+            kind => {
+                let what = kind.map_or("no kind".into(), |k| format!("kind \"{k}\""));
+                return Err(bad(format!(
+                    "not a crystalpot PotNet training checkpoint ({what}: a model file? resume \
+                     from the <model>.checkpoint.safetensors beside it)"
+                )));
+            }
         }
+        let info: CheckpointInfo = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| bad(e.to_string()))?;
         let mut trainer = Trainer::new(info.meta, info.settings)?;
