@@ -133,20 +133,18 @@ impl Channels {
         0.5 * sum
     }
 
-    /// c_ij = Σ_cd M_cd w_ci w_dj.
-    fn pair_coefficient(&self, i: usize, j: usize) -> f64 {
+    /// u_di = Σ_c M_cd w_ci, indexed `[d][i]`: c_ij = Σ_d u_di w_dj, and what multiplies
+    /// the field of channel d in the force on atom i.
+    pub(crate) fn coupled(&self) -> Vec<Vec<f64>> {
         let nc = self.count();
-        let mut total = 0.0;
-        for c in 0..nc {
-            let wc = self.weights[c][i];
-            if wc == 0.0 {
-                continue;
-            }
-            for d in 0..nc {
-                total += self.m(c, d) * wc * self.weights[d][j];
-            }
-        }
-        total
+        let n = self.weights.first().map_or(0, Vec::len);
+        (0..nc)
+            .map(|d| {
+                (0..n)
+                    .map(|i| (0..nc).map(|c| self.m(c, d) * self.weights[c][i]).sum())
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -449,7 +447,7 @@ fn share_sums(
             "tolerance must be positive and finite, got {tolerance}"
         )));
     }
-    let geometry = Geometry::new(structure, channels)?;
+    let t0 = std::time::Instant::now(); // TIMER
     let consider_pme = match options.method {
         Method::Ewald => false,
         Method::Pme => true,
@@ -468,6 +466,7 @@ fn share_sums(
     } else {
         None
     };
+    eprintln!("TIMER setup {:.4}", t0.elapsed().as_secs_f64()); // TIMER
     let sums = match (options.method, pme_choice) {
         (Method::Pme, None) => {
             return Err(Error::Tolerance(format!(
@@ -479,6 +478,7 @@ fn share_sums(
             pme_sums(structure, &reduced, &choice, channels, options, share)?
         }
         (_, choice) => {
+            let geometry = Geometry::new(structure, channels)?;
             let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
             let exact_cost = split.cost * structure.len() as f64;
             match choice {
@@ -548,6 +548,7 @@ fn pme_sums(
     share: Partition,
 ) -> Result<ChannelSums> {
     let mut acc = Accumulator::new(channels.count(), structure.len(), options.derivatives);
+    let t0 = std::time::Instant::now(); // TIMER
     real_space(
         structure,
         &choice.kernel,
@@ -556,6 +557,7 @@ fn pme_sums(
         share,
         &mut acc,
     )?;
+    eprintln!("TIMER real {:.4} {:?}", t0.elapsed().as_secs_f64(), (choice.r_cut, choice.order, choice.dims)); // TIMER
     let truncation: Vec<f64> = if share.is_first() {
         pme::reciprocal(structure.positions(), reduced, choice, channels, &mut acc);
         constant_terms(&choice.kernel, channels, &mut acc);
@@ -802,20 +804,20 @@ fn real_space(
         virial: Mat3,
         neighbors: usize,
     }
+    let coupled = channels.coupled();
     let per_atom: Vec<AtomSums> = centres
         .clone()
         .into_par_iter()
         .map(|i| {
-            let pairs = search.pairs_of(i)?;
             let mut out = AtomSums {
                 phi: vec![0.0; nc],
                 abs_phi: vec![0.0; nc],
                 force: Vec3::zeros(),
                 virial: Mat3::zeros(),
-                neighbors: pairs.len(),
+                neighbors: 0,
             };
-            for pair in &pairs {
-                let (j, r_vec, r) = (pair.j, pair.r, pair.distance);
+            search.for_each_neighbor(i, |j, r_vec, r| {
+                out.neighbors += 1;
                 let (g, dg) = kernel.real_term_and_derivative(r);
                 for c in 0..nc {
                     let t = channels.weights[c][j] * g;
@@ -823,11 +825,12 @@ fn real_space(
                     out.abs_phi[c] += t.abs();
                 }
                 if derivatives {
-                    let cij = channels.pair_coefficient(i, j);
-                    out.force += r_vec * (cij * dg / r);
-                    out.virial -= r_vec * r_vec.transpose() * (0.5 * cij * dg / r);
+                    let cij: f64 = (0..nc).map(|d| coupled[d][i] * channels.weights[d][j]).sum();
+                    let s = cij * dg / r;
+                    out.force += r_vec * s;
+                    out.virial -= r_vec * r_vec.transpose() * (0.5 * s);
                 }
-            }
+            })?;
             Ok(out)
         })
         .collect::<Result<_>>()?;
@@ -909,17 +912,7 @@ fn reciprocal_space(
     let derivatives = acc.derivatives;
     let kernel = &split.kernel;
     // u_dk = Σ_c M_cd w_ck: what multiplies Im[z_k ρ_d*] in the force.
-    let u: Vec<Vec<f64>> = (0..nc)
-        .map(|d| {
-            (0..n)
-                .map(|k| {
-                    (0..nc)
-                        .map(|c| channels.m(c, d) * channels.weights[c][k])
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
+    let u = channels.coupled();
     let empty = || Accumulator::new(nc, n, derivatives);
     const CHUNK: usize = 64;
     let total = vectors

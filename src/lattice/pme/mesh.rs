@@ -89,6 +89,7 @@ pub(crate) fn reciprocal(
     let order = choice.order;
     let nc = channels.weights.len();
     let points: usize = dims.iter().product();
+    let t0 = std::time::Instant::now(); // TIMER
     let stencils: Vec<Stencil> = positions
         .par_iter()
         .map(|x| Stencil::new(x, reduced, dims, order))
@@ -123,8 +124,10 @@ pub(crate) fn reciprocal(
         })
         .unwrap_or_else(|| vec![vec![0.0; points]; nc]);
 
+    eprintln!("TIMER spread {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let fft = MeshFft::new(dims);
     let mut spectra: Vec<Vec<Complex64>> = meshes.iter_mut().map(|m| fft.forward(m)).collect();
+    eprintln!("TIMER fft-fwd {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let virial = convolve(
         &fft,
         reduced,
@@ -133,17 +136,15 @@ pub(crate) fn reciprocal(
         &mut spectra,
         acc.derivatives,
     );
+    eprintln!("TIMER convolve {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let potentials: Vec<Vec<f64>> = spectra.into_iter().map(|s| fft.inverse(s)).collect();
+    eprintln!("TIMER fft-inv {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
 
     // Interpolation back at the atoms.
     let cart_rows: [Vec3; 3] = [0, 1, 2].map(|a| {
         reduced.reciprocal.row(a).transpose() * (dims[a] as f64 / (2.0 * std::f64::consts::PI))
     });
-    let coupled = |i: usize, d: usize| -> f64 {
-        (0..nc)
-            .map(|c| channels.coupling[c * nc + d] * channels.weights[c][i])
-            .sum()
-    };
+    let coupled = channels.coupled();
     let derivatives = acc.derivatives;
     let gathered: Vec<(Vec<f64>, Vec3)> = stencils
         .par_iter()
@@ -165,7 +166,7 @@ pub(crate) fn reciprocal(
             let mut force = Vec3::zeros();
             if derivatives {
                 for (d, g) in grad.iter().enumerate() {
-                    let u = coupled(i, d);
+                    let u = coupled[d][i];
                     if u != 0.0 {
                         let cart = cart_rows[0] * g[0] + cart_rows[1] * g[1] + cart_rows[2] * g[2];
                         force -= cart * u;
@@ -185,6 +186,7 @@ pub(crate) fn reciprocal(
         }
     }
     acc.virial += virial;
+    eprintln!("TIMER gather {:.4}", t0.elapsed().as_secs_f64()); // TIMER
 }
 
 /// Multiplies every spectrum by C(m) = a(G_m) |B(m)|², returning the virial (when wanted)
