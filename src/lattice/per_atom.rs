@@ -447,7 +447,6 @@ fn share_sums(
             "tolerance must be positive and finite, got {tolerance}"
         )));
     }
-    let t0 = std::time::Instant::now(); // TIMER
     let consider_pme = match options.method {
         Method::Ewald => false,
         Method::Pme => true,
@@ -466,7 +465,6 @@ fn share_sums(
     } else {
         None
     };
-    eprintln!("TIMER setup {:.4}", t0.elapsed().as_secs_f64()); // TIMER
     let sums = match (options.method, pme_choice) {
         (Method::Pme, None) => {
             return Err(Error::Tolerance(format!(
@@ -548,7 +546,6 @@ fn pme_sums(
     share: Partition,
 ) -> Result<ChannelSums> {
     let mut acc = Accumulator::new(channels.count(), structure.len(), options.derivatives);
-    let t0 = std::time::Instant::now(); // TIMER
     real_space(
         structure,
         &choice.kernel,
@@ -557,7 +554,6 @@ fn pme_sums(
         share,
         &mut acc,
     )?;
-    eprintln!("TIMER real {:.4} {:?}", t0.elapsed().as_secs_f64(), (choice.r_cut, choice.order, choice.dims)); // TIMER
     let truncation: Vec<f64> = if share.is_first() {
         pme::reciprocal(structure.positions(), reduced, choice, channels, &mut acc);
         constant_terms(&choice.kernel, channels, &mut acc);

@@ -234,7 +234,7 @@ pub struct Workload {
 /// one mesh point of an FFT pass per channel, and one influence-function value. Checked on
 /// 10,648-atom rock salt at 1e-5: real-pair costs of 10–200 give (r_cut, order, mesh) from
 /// (9 Å, 8, 54³) to (5 Å, 8, 108³); 50 picks (6 Å, 8, 90³), the fastest of them.
-const REAL_PAIR_COST_DEFAULT: f64 = 50.0; // TIMER
+const REAL_PAIR_COST: f64 = 50.0;
 const SPLINE_POINT_COST: f64 = 1.0;
 const FFT_POINT_COST: f64 = 1.5;
 const INFLUENCE_COST: f64 = 20.0;
@@ -262,7 +262,7 @@ pub fn choose(
         };
         let real = real_space(&kernel, r_cut);
         let pairs = 4.0 / 3.0 * std::f64::consts::PI * r_cut.powi(3) * density;
-        let real_cost = work.n_atoms as f64 * std::env::var("RPC").ok().and_then(|v| v.parse().ok()).unwrap_or(REAL_PAIR_COST_DEFAULT) * pairs; // TIMER
+        let real_cost = work.n_atoms as f64 * REAL_PAIR_COST * pairs;
         let derivative_factor = if work.derivatives { 5.0 } else { 2.0 };
         let spline_cost = |order: usize| {
             SPLINE_POINT_COST * (order.pow(3) * work.n_channels) as f64 * derivative_factor

@@ -89,7 +89,6 @@ pub(crate) fn reciprocal(
     let order = choice.order;
     let nc = channels.weights.len();
     let points: usize = dims.iter().product();
-    let t0 = std::time::Instant::now(); // TIMER
     let stencils: Vec<Stencil> = positions
         .par_iter()
         .map(|x| Stencil::new(x, reduced, dims, order))
@@ -124,10 +123,8 @@ pub(crate) fn reciprocal(
         })
         .unwrap_or_else(|| vec![vec![0.0; points]; nc]);
 
-    eprintln!("TIMER spread {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let fft = MeshFft::new(dims);
     let mut spectra: Vec<Vec<Complex64>> = meshes.iter_mut().map(|m| fft.forward(m)).collect();
-    eprintln!("TIMER fft-fwd {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let virial = convolve(
         &fft,
         reduced,
@@ -136,9 +133,7 @@ pub(crate) fn reciprocal(
         &mut spectra,
         acc.derivatives,
     );
-    eprintln!("TIMER convolve {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
     let potentials: Vec<Vec<f64>> = spectra.into_iter().map(|s| fft.inverse(s)).collect();
-    eprintln!("TIMER fft-inv {:.4}", t0.elapsed().as_secs_f64()); let t0 = std::time::Instant::now(); // TIMER
 
     // Interpolation back at the atoms.
     let cart_rows: [Vec3; 3] = [0, 1, 2].map(|a| {
@@ -186,7 +181,6 @@ pub(crate) fn reciprocal(
         }
     }
     acc.virial += virial;
-    eprintln!("TIMER gather {:.4}", t0.elapsed().as_secs_f64()); // TIMER
 }
 
 /// Multiplies every spectrum by C(m) = a(G_m) |B(m)|², returning the virial (when wanted)
