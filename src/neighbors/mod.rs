@@ -100,12 +100,15 @@ impl<'a> NeighborSearch<'a> {
             .pairs_of(self.structure, i, self.cutoff, self.kind)
     }
 
-    /// Calls `f(j, r, |r|)` for every neighbour of atom `i` (a full list, whatever the kind:
-    /// r points from i to the image of j, 0 < |r| <= cutoff), in no particular order and
-    /// without allocating; an error if an atom sits on atom `i`. r comes from the wrapped
-    /// positions, so it can differ from [`pairs_of`](Self::pairs_of)'s by rounding.
-    pub fn for_each_neighbor(&self, i: usize, f: impl FnMut(usize, Vec3, f64)) -> Result<()> {
-        self.grid.for_each_neighbor(i, self.cutoff, f)
+    /// Calls `f(j, r, |r|)` for the neighbours of atom `i` that it owns in a half list
+    /// (r points from i to the image of j, 0 < |r| <= cutoff), in no particular order and
+    /// without allocating; an error if an atom sits on atom `i`. Over all i, every pair
+    /// {i, image of j} is visited exactly once, and each atom owns about half of its pairs
+    /// (ownership alternates with the parity of i + j, so any block of centres gets its fair
+    /// share of the work). r comes from the wrapped positions, so it can differ from
+    /// [`pairs_of`](Self::pairs_of)'s by rounding.
+    pub fn for_each_owned_pair(&self, i: usize, f: impl FnMut(usize, Vec3, f64)) -> Result<()> {
+        self.grid.for_each_owned_pair(i, self.cutoff, f)
     }
 }
 
@@ -444,10 +447,10 @@ impl BinGrid {
         Ok(out)
     }
 
-    /// Calls `f(j, r, |r|)` for every neighbour j of atom `i` within `cutoff` (all images, in
-    /// bin order), with r from the wrapped positions: no allocation, no sorting, for the hot
-    /// loops that only sum over the pairs.
-    fn for_each_neighbor(
+    /// Calls `f(j, r, |r|)` for every pair within `cutoff` that atom `i` owns (see
+    /// [`NeighborSearch::for_each_owned_pair`]), with r from the wrapped positions. Seen from
+    /// j, the same pair has bin image −image, so the ownership test is antisymmetric.
+    fn for_each_owned_pair(
         &self,
         i: usize,
         cutoff: f64,
@@ -455,11 +458,16 @@ impl BinGrid {
     ) -> Result<()> {
         let c2 = cutoff * cutoff;
         self.visit(i, |j, image, r| {
+            let owned = match i.cmp(&j) {
+                std::cmp::Ordering::Less => (i + j).is_multiple_of(2),
+                std::cmp::Ordering::Greater => !(i + j).is_multiple_of(2),
+                std::cmp::Ordering::Equal => image > [0; 3],
+            };
             let d2 = r.norm_squared();
             if d2 == 0.0 && (i != j || image != [0; 3]) {
                 return Err(overlap(i, j));
             }
-            if d2 > 0.0 && d2 <= c2 {
+            if owned && d2 > 0.0 && d2 <= c2 {
                 f(j, r, d2.sqrt());
             }
             Ok(())
