@@ -15,7 +15,7 @@
 //! ((p-3) V Γ(p/2)). For p < 3 the same formulas are the analytic continuation of the Epstein
 //! zeta function (uniform neutralising background, zero cell average); p = 3 is its pole.
 
-use std::f64::consts::PI;
+use std::f64::consts::{FRAC_2_SQRT_PI, PI};
 
 use super::bounds::{self, LatticeCounting};
 use crate::cell::{Lattice, Vec3};
@@ -207,7 +207,28 @@ impl InversePowerKernel {
     }
 
     /// (real-space term, its derivative d/dr): f' = −(p f + 2 η^p e^{−η²r²} / Γ(p/2)) / r.
+    /// The two hot cases (p = 1, p = 6) share their exponential between f and f'.
+    #[inline]
     pub fn real_term_and_derivative(&self, r: f64) -> (f64, f64) {
+        match self.real_form {
+            GammaForm::HalfInteger(0) => {
+                let (erfc, gaussian) = crate::math::gamma::erfc_and_gaussian(self.eta * r);
+                let f = erfc / r;
+                (f, -(f + FRAC_2_SQRT_PI * self.eta * gaussian) / r)
+            }
+            GammaForm::Integer(3) => {
+                let x = self.eta * self.eta * r * r;
+                let r2 = r * r;
+                let e = (-x).exp();
+                let f = e * (1.0 + x * (1.0 + 0.5 * x)) / (r2 * r2 * r2);
+                (f, -(6.0 * f + self.eta.powi(6) * e) / r)
+            }
+            _ => self.general_term_and_derivative(r),
+        }
+    }
+
+    /// [`real_term_and_derivative`](Self::real_term_and_derivative) for any p.
+    fn general_term_and_derivative(&self, r: f64) -> (f64, f64) {
         let f = self.real_term(r);
         let x = self.eta * self.eta * r * r;
         let df = -(self.p * f + 2.0 * self.eta.powf(self.p) * (-x).exp() / self.gamma_s) / r;
@@ -696,6 +717,22 @@ pub fn reciprocal_vectors_within(geometry: &ReducedGeometry, radius: f64) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn closed_form_derivatives_match_the_general_recurrence() {
+        for p in [1.0, 6.0] {
+            let kernel = InversePowerKernel::new(p, 0.37, 1000.0).unwrap();
+            for r in [0.5, 2.0, 5.5, 9.0, 14.0] {
+                let (f, df) = kernel.real_term_and_derivative(r);
+                let (g, dg) = kernel.general_term_and_derivative(r);
+                assert!((f - g).abs() <= 1e-14 * g.abs(), "p={p} r={r}: {f} vs {g}");
+                assert!(
+                    (df - dg).abs() <= 1e-13 * dg.abs(),
+                    "p={p} r={r}: {df} vs {dg}"
+                );
+            }
+        }
+    }
 
     /// Γ(s, x) by Simpson quadrature of t^s e^{-t} over u = ln t in [ln x, ln(x + 60)]
     /// (smooth in u, so the reference is accurate to ~1e-13).

@@ -133,20 +133,18 @@ impl Channels {
         0.5 * sum
     }
 
-    /// c_ij = Σ_cd M_cd w_ci w_dj.
-    fn pair_coefficient(&self, i: usize, j: usize) -> f64 {
+    /// u_di = Σ_c M_cd w_ci, indexed `[d][i]`: c_ij = Σ_d u_di w_dj, and what multiplies
+    /// the field of channel d in the force on atom i.
+    pub(crate) fn coupled(&self) -> Vec<Vec<f64>> {
         let nc = self.count();
-        let mut total = 0.0;
-        for c in 0..nc {
-            let wc = self.weights[c][i];
-            if wc == 0.0 {
-                continue;
-            }
-            for d in 0..nc {
-                total += self.m(c, d) * wc * self.weights[d][j];
-            }
-        }
-        total
+        let n = self.weights.first().map_or(0, Vec::len);
+        (0..nc)
+            .map(|d| {
+                (0..n)
+                    .map(|i| (0..nc).map(|c| self.m(c, d) * self.weights[c][i]).sum())
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -449,7 +447,6 @@ fn share_sums(
             "tolerance must be positive and finite, got {tolerance}"
         )));
     }
-    let geometry = Geometry::new(structure, channels)?;
     let consider_pme = match options.method {
         Method::Ewald => false,
         Method::Pme => true,
@@ -479,6 +476,7 @@ fn share_sums(
             pme_sums(structure, &reduced, &choice, channels, options, share)?
         }
         (_, choice) => {
+            let geometry = Geometry::new(structure, channels)?;
             let split = choose_split(&kernel, &reduced, &geometry, tolerance)?;
             let exact_cost = split.cost * structure.len() as f64;
             match choice {
@@ -782,7 +780,10 @@ impl Accumulator {
     }
 }
 
-/// Real-space terms over every atom image within r_cut, in parallel over atoms.
+/// Real-space terms over every atom image within r_cut. Each pair is evaluated once, by the
+/// centre that owns it ([`NeighborSearch::for_each_owned_pair`]), and added to both atoms
+/// (the coupling is symmetric, so c_ij = c_ji): half the kernel evaluations of a full list.
+/// Blocks of centres run in parallel, each into its own accumulator, added up at the end.
 fn real_space(
     structure: &Structure,
     kernel: &InversePowerKernel,
@@ -792,57 +793,104 @@ fn real_space(
     acc: &mut Accumulator,
 ) -> Result<()> {
     let search = NeighborSearch::new(structure, r_cut, ListKind::Full)?;
-    let centres = share.block(structure.len());
+    let n = structure.len();
+    let centres: Vec<usize> = share.block(n).collect();
     let nc = channels.count();
     let derivatives = acc.derivatives;
-    struct AtomSums {
-        phi: Vec<f64>,
-        abs_phi: Vec<f64>,
-        force: Vec3,
-        virial: Mat3,
-        neighbors: usize,
-    }
-    let per_atom: Vec<AtomSums> = centres
-        .clone()
-        .into_par_iter()
-        .map(|i| {
-            let pairs = search.pairs_of(i)?;
-            let mut out = AtomSums {
-                phi: vec![0.0; nc],
-                abs_phi: vec![0.0; nc],
-                force: Vec3::zeros(),
-                virial: Mat3::zeros(),
-                neighbors: pairs.len(),
-            };
-            for pair in &pairs {
-                let (j, r_vec, r) = (pair.j, pair.r, pair.distance);
+    let coupled = channels.coupled();
+    let chunk = centres.len().div_ceil(rayon::current_num_threads()).max(1);
+    let block = |part: &[usize]| -> Result<RealSums> {
+        let mut out = RealSums::new(nc, n, derivatives);
+        for &i in part {
+            search.for_each_owned_pair(i, |j, r_vec, r| {
+                out.terms[i] += 1;
+                out.terms[j] += 1;
                 let (g, dg) = kernel.real_term_and_derivative(r);
                 for c in 0..nc {
-                    let t = channels.weights[c][j] * g;
-                    out.phi[c] += t;
-                    out.abs_phi[c] += t.abs();
+                    let (ti, tj) = (channels.weights[c][j] * g, channels.weights[c][i] * g);
+                    out.phi[c][i] += ti;
+                    out.abs_phi[c][i] += ti.abs();
+                    out.phi[c][j] += tj;
+                    out.abs_phi[c][j] += tj.abs();
                 }
                 if derivatives {
-                    let cij = channels.pair_coefficient(i, j);
-                    out.force += r_vec * (cij * dg / r);
-                    out.virial -= r_vec * r_vec.transpose() * (0.5 * cij * dg / r);
+                    let cij: f64 = (0..nc)
+                        .map(|d| coupled[d][i] * channels.weights[d][j])
+                        .sum();
+                    let s = cij * dg / r;
+                    let f = r_vec * s;
+                    out.forces[i] += f;
+                    out.forces[j] -= f;
+                    out.virial -= r_vec * f.transpose();
                 }
-            }
-            Ok(out)
+            })?;
+        }
+        Ok(out)
+    };
+    let total = centres
+        .par_chunks(chunk)
+        .map(block)
+        .try_reduce_with(|mut a, b| {
+            a.add(&b);
+            Ok(a)
         })
-        .collect::<Result<_>>()?;
-    acc.chain += per_atom.iter().map(|a| a.neighbors).max().unwrap_or(0);
-    for (i, sums) in centres.zip(per_atom) {
-        for c in 0..nc {
-            acc.phi[c][i] += sums.phi[c];
-            acc.abs_phi[c][i] += sums.abs_phi[c];
+        .transpose()?;
+    let Some(total) = total else {
+        return Ok(());
+    };
+    acc.chain += total.terms.iter().copied().max().unwrap_or(0);
+    for c in 0..nc {
+        for i in 0..n {
+            acc.phi[c][i] += total.phi[c][i];
+            acc.abs_phi[c][i] += total.abs_phi[c][i];
         }
-        if let Some(f) = acc.forces.as_mut() {
-            f[i] += sums.force;
-        }
-        acc.virial += sums.virial;
     }
+    if let Some(f) = acc.forces.as_mut() {
+        f.iter_mut().zip(&total.forces).for_each(|(a, b)| *a += b);
+    }
+    acc.virial += total.virial;
     Ok(())
+}
+
+/// One block's real-space sums over all atoms (a pair adds to both of its atoms).
+struct RealSums {
+    phi: Vec<Vec<f64>>,
+    abs_phi: Vec<Vec<f64>>,
+    forces: Vec<Vec3>,
+    virial: Mat3,
+    /// Terms added into each atom's φ (for the rounding bound's chain length).
+    terms: Vec<usize>,
+}
+
+impl RealSums {
+    fn new(nc: usize, n: usize, derivatives: bool) -> Self {
+        RealSums {
+            phi: vec![vec![0.0; n]; nc],
+            abs_phi: vec![vec![0.0; n]; nc],
+            forces: vec![Vec3::zeros(); if derivatives { n } else { 0 }],
+            virial: Mat3::zeros(),
+            terms: vec![0; n],
+        }
+    }
+
+    fn add(&mut self, other: &RealSums) {
+        let add = |a: &mut [f64], b: &[f64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        for (a, b) in self.phi.iter_mut().zip(&other.phi) {
+            add(a, b);
+        }
+        for (a, b) in self.abs_phi.iter_mut().zip(&other.abs_phi) {
+            add(a, b);
+        }
+        self.forces
+            .iter_mut()
+            .zip(&other.forces)
+            .for_each(|(a, b)| *a += b);
+        self.virial += other.virial;
+        self.terms
+            .iter_mut()
+            .zip(&other.terms)
+            .for_each(|(a, b)| *a += b);
+    }
 }
 
 /// Phase factors e^{i n b_m·x_i} for every basis vector m, power n in [−n_max_m, n_max_m] and
@@ -909,17 +957,7 @@ fn reciprocal_space(
     let derivatives = acc.derivatives;
     let kernel = &split.kernel;
     // u_dk = Σ_c M_cd w_ck: what multiplies Im[z_k ρ_d*] in the force.
-    let u: Vec<Vec<f64>> = (0..nc)
-        .map(|d| {
-            (0..n)
-                .map(|k| {
-                    (0..nc)
-                        .map(|c| channels.m(c, d) * channels.weights[c][k])
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
+    let u = channels.coupled();
     let empty = || Accumulator::new(nc, n, derivatives);
     const CHUNK: usize = 64;
     let total = vectors

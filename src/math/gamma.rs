@@ -46,6 +46,20 @@ pub fn erfc(x: f64) -> f64 {
     }
 }
 
+/// (erfc(x), e^{−x²}) for x ≥ 0, sharing the one exponential of [`erfc`] on its table range:
+/// the real-space Coulomb term and its derivative need both.
+#[inline]
+pub fn erfc_and_gaussian(x: f64) -> (f64, f64) {
+    if (0.0..ERFCX_TABLE_END).contains(&x) {
+        let (hi, lo) = exact_square(x);
+        let gaussian = (-hi).exp() * (1.0 - lo);
+        let p = erfcx_polynomial(x);
+        (gaussian * p, gaussian)
+    } else {
+        (libm::erfc(x), (-x * x).exp())
+    }
+}
+
 /// Scaled complementary error function erfcx(x) = exp(x²) erfc(x).
 ///
 /// Needed where erfc(x) itself underflows (x > 26.5): erfcx(x) ~ 1/(x√π). Overflows to

@@ -99,6 +99,17 @@ impl<'a> NeighborSearch<'a> {
         self.grid
             .pairs_of(self.structure, i, self.cutoff, self.kind)
     }
+
+    /// Calls `f(j, r, |r|)` for the neighbours of atom `i` that it owns in a half list
+    /// (r points from i to the image of j, 0 < |r| <= cutoff), in no particular order and
+    /// without allocating; an error if an atom sits on atom `i`. Over all i, every pair
+    /// {i, image of j} is visited exactly once, and each atom owns about half of its pairs
+    /// (ownership alternates with the parity of i + j, so any block of centres gets its fair
+    /// share of the work). r comes from the wrapped positions, so it can differ from
+    /// [`pairs_of`](Self::pairs_of)'s by rounding.
+    pub fn for_each_owned_pair(&self, i: usize, f: impl FnMut(usize, Vec3, f64)) -> Result<()> {
+        self.grid.for_each_owned_pair(i, self.cutoff, f)
+    }
 }
 
 /// Smallest distance between two atoms, or between an atom and one of its periodic images,
@@ -409,10 +420,70 @@ impl BinGrid {
     ) -> Result<Vec<Pair>> {
         let positions = structure.positions();
         let lattice = structure.lattice().matrix();
+        let mut out = Vec::new();
+        self.visit(i, |j, image, _| {
+            let shift = self.original_shift(i, j, image);
+            if kind == ListKind::Half && !in_half_list(i, j, shift) {
+                return Ok(());
+            }
+            let n = Vec3::new(shift[0] as f64, shift[1] as f64, shift[2] as f64);
+            let r = (positions[j] - positions[i]) + lattice.tr_mul(&n);
+            let distance = r.norm();
+            if distance == 0.0 && (i != j || shift != [0; 3]) {
+                return Err(overlap(i, j));
+            }
+            if distance > 0.0 && distance <= cutoff {
+                out.push(Pair {
+                    i,
+                    j,
+                    shift,
+                    r,
+                    distance,
+                });
+            }
+            Ok(())
+        })?;
+        out.sort_unstable_by_key(|p| (p.j, p.shift));
+        Ok(out)
+    }
+
+    /// Calls `f(j, r, |r|)` for every pair within `cutoff` that atom `i` owns (see
+    /// [`NeighborSearch::for_each_owned_pair`]), with r from the wrapped positions. Seen from
+    /// j, the same pair has bin image −image, so the ownership test is antisymmetric.
+    fn for_each_owned_pair(
+        &self,
+        i: usize,
+        cutoff: f64,
+        mut f: impl FnMut(usize, Vec3, f64),
+    ) -> Result<()> {
+        let c2 = cutoff * cutoff;
+        self.visit(i, |j, image, r| {
+            let owned = match i.cmp(&j) {
+                std::cmp::Ordering::Less => (i + j).is_multiple_of(2),
+                std::cmp::Ordering::Greater => !(i + j).is_multiple_of(2),
+                std::cmp::Ordering::Equal => image > [0; 3],
+            };
+            let d2 = r.norm_squared();
+            if d2 == 0.0 && (i != j || image != [0; 3]) {
+                return Err(overlap(i, j));
+            }
+            if owned && d2 > 0.0 && d2 <= c2 {
+                f(j, r, d2.sqrt());
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `f(j, bin image, wrapped r)` for every atom j in the bins around atom `i` closer
+    /// than the search radius (with its margin), stopping at the first error.
+    fn visit(
+        &self,
+        i: usize,
+        mut f: impl FnMut(usize, [i64; 3], Vec3) -> Result<()>,
+    ) -> Result<()> {
         let r2max = self.search_radius * self.search_radius;
         let home = self.bin_of[i];
         let xi = self.wrapped[i];
-        let mut out = Vec::new();
         let axis_range = |k: usize| -> std::ops::RangeInclusive<i64> {
             if self.pbc[k] {
                 home[k] - self.reach[k]..=home[k] + self.reach[k]
@@ -435,36 +506,15 @@ impl BinGrid {
                     let flat =
                         ((cell[0] * self.nbins[1] + cell[1]) * self.nbins[2] + cell[2]) as usize;
                     for &j in &self.order[self.bin_start[flat]..self.bin_start[flat + 1]] {
-                        if (self.wrapped[j] - base).norm_squared() > r2max {
-                            continue;
-                        }
-                        let shift = self.original_shift(i, j, image);
-                        if kind == ListKind::Half && !in_half_list(i, j, shift) {
-                            continue;
-                        }
-                        let n = Vec3::new(shift[0] as f64, shift[1] as f64, shift[2] as f64);
-                        let r = (positions[j] - positions[i]) + lattice.tr_mul(&n);
-                        let distance = r.norm();
-                        if distance == 0.0 && (i != j || shift != [0; 3]) {
-                            return Err(Error::InvalidStructure(format!(
-                                "atoms {i} and {j} sit at the same position (modulo a lattice vector)"
-                            )));
-                        }
-                        if distance > 0.0 && distance <= cutoff {
-                            out.push(Pair {
-                                i,
-                                j,
-                                shift,
-                                r,
-                                distance,
-                            });
+                        let r = self.wrapped[j] - base;
+                        if r.norm_squared() <= r2max {
+                            f(j, image, r)?;
                         }
                     }
                 }
             }
         }
-        out.sort_unstable_by_key(|p| (p.j, p.shift));
-        Ok(out)
+        Ok(())
     }
 
     /// Shift of atom j in the original basis, given the image of its bin (working basis).
@@ -476,6 +526,12 @@ impl BinGrid {
                 .sum::<i64>() as i32
         })
     }
+}
+
+fn overlap(i: usize, j: usize) -> Error {
+    Error::InvalidStructure(format!(
+        "atoms {i} and {j} sit at the same position (modulo a lattice vector)"
+    ))
 }
 
 fn too_many_images(lattice: &Lattice, cutoff: f64, faces: [f64; 3]) -> Error {

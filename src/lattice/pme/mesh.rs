@@ -139,11 +139,7 @@ pub(crate) fn reciprocal(
     let cart_rows: [Vec3; 3] = [0, 1, 2].map(|a| {
         reduced.reciprocal.row(a).transpose() * (dims[a] as f64 / (2.0 * std::f64::consts::PI))
     });
-    let coupled = |i: usize, d: usize| -> f64 {
-        (0..nc)
-            .map(|c| channels.coupling[c * nc + d] * channels.weights[c][i])
-            .sum()
-    };
+    let coupled = channels.coupled();
     let derivatives = acc.derivatives;
     let gathered: Vec<(Vec<f64>, Vec3)> = stencils
         .par_iter()
@@ -165,7 +161,7 @@ pub(crate) fn reciprocal(
             let mut force = Vec3::zeros();
             if derivatives {
                 for (d, g) in grad.iter().enumerate() {
-                    let u = coupled(i, d);
+                    let u = coupled[d][i];
                     if u != 0.0 {
                         let cart = cart_rows[0] * g[0] + cart_rows[1] * g[1] + cart_rows[2] * g[2];
                         force -= cart * u;
