@@ -7,7 +7,8 @@
  *   CRYSTALPOT_VERSION_MAJOR/MINOR/PATCH and CRYSTALPOT_VERSION: the version of the library
  *   this header belongs to. Compare them with cpot_version() to catch a program that runs
  *   against another library than it was compiled for; versions are semver-compatible when
- *   MAJOR matches (from 1.0) or MAJOR.MINOR matches (0.x).
+ *   MAJOR matches (from 1.0) or MAJOR.MINOR matches (0.x), and the SONAME says the same
+ *   (libcrystalpot.so.0.MINOR, then libcrystalpot.so.MAJOR).
  * - Fallible functions return a cpot_status_t (CPOT_SUCCESS = 0); on failure
  *   cpot_last_error() gives a message naming the problem. The message is thread-local and
  *   valid until the next failing cpot_ call on the same thread. Constructors return NULL on
