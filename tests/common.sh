@@ -14,3 +14,17 @@ path_without_rust() {
     fi
     printf '%s' "$path"
 }
+
+# Fails with one line naming every command of "$@" that is not on PATH (the tools the test
+# command cannot install from the package registries itself).
+require_tools() {
+    local tool missing=()
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("python3-venv")
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "missing: ${missing[*]} (install them with the system's package manager, e.g. apt-get install ${missing[*]/readelf/binutils})" >&2
+        return 1
+    fi
+}

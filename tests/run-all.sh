@@ -10,6 +10,9 @@ export CRYSTALPOT_DATA=${CRYSTALPOT_DATA:-$root/../shared/data}
 
 source tests/common.sh
 
+step "tools the registries cannot provide"
+require_tools cargo gcc g++ valgrind readelf python3
+
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
