@@ -114,8 +114,7 @@ pub unsafe extern "C" fn cpot_pairs_new(
         } else {
             coulomb_constant
         };
-        let kernel =
-            PairKernel::new(&pair_model, &kinds, energy_factor, coulomb, screened_cutoff)?;
+        let kernel = PairKernel::new(&pair_model, &kinds, energy_factor, coulomb, screened_cutoff)?;
         Ok(Box::into_raw(Box::new(cpot_pairs_t { kernel })))
     })
     .unwrap_or(std::ptr::null_mut())
@@ -171,7 +170,7 @@ pub unsafe extern "C" fn cpot_pairs_compute(
         };
         let half = HalfList {
             centres,
-            neighbours: &neighbours,
+            neighbours,
             index_mask: list.index_mask,
             n_owned: list.n_owned,
             n_atoms: n,

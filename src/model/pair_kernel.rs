@@ -107,9 +107,9 @@ impl PairKernel {
 
     /// Evaluates every pair of `list` once (see [`HalfList`]) and adds its forces (and per-atom
     /// energies and virials, when given) into `out`; returns the summed energies.
-    pub fn compute(
+    pub fn compute<'n, N: Fn(usize) -> &'n [i32]>(
         &self,
-        list: &HalfList,
+        list: &HalfList<N>,
         splitting: Splitting,
         out: &mut PairOutputs,
     ) -> Result<PairEnergies> {
@@ -187,7 +187,7 @@ impl PairKernel {
     }
 
     /// The checks that make the loop safe to index: lengths, kinds in use, finite positions.
-    fn check(&self, list: &HalfList, out: &PairOutputs) -> Result<()> {
+    fn check<N>(&self, list: &HalfList<N>, out: &PairOutputs) -> Result<()> {
         let n = list.n_atoms;
         let bad = |what: &str, len: usize, expected: usize| {
             Error::InvalidInput(format!("{what} has {len} values, {expected} expected"))
@@ -248,12 +248,12 @@ const FRAC_2_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
 
 /// An engine's atoms (owned first, then ghosts/images) and a half neighbour list over them:
 /// every interacting pair once, from the centre's side.
-pub struct HalfList<'a> {
+pub struct HalfList<'a, N> {
     /// Atoms whose neighbours are listed.
     pub centres: &'a [i32],
     /// Neighbour entries of an atom; `entry & index_mask` is the neighbour's index (engines
     /// keep flags in the high bits).
-    pub neighbours: &'a dyn Fn(usize) -> &'a [i32],
+    pub neighbours: N,
     pub index_mask: i32,
     /// Owned atoms come first: 0..n_owned.
     pub n_owned: usize,
@@ -306,9 +306,9 @@ impl PairOutputs<'_> {
     /// only owned atoms and half the pair per owned atom of the global sums.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn tally(
+    fn tally<N>(
         &mut self,
-        list: &HalfList,
+        list: &HalfList<N>,
         i: usize,
         j: usize,
         del: [f64; 3],
@@ -319,8 +319,8 @@ impl PairOutputs<'_> {
     ) {
         let i_counts = list.newton || i < list.n_owned;
         let j_counts = list.newton || j < list.n_owned;
-        for k in 0..3 {
-            let f = del[k] * fpair;
+        for (k, d) in del.iter().enumerate() {
+            let f = d * fpair;
             self.forces[3 * i + k] += f;
             if j_counts {
                 self.forces[3 * j + k] -= f;
@@ -410,7 +410,7 @@ mod tests {
             neighbours: vec![Vec::new(); owned.len()],
             owner: Vec::new(),
         };
-        let kind = |i: usize| if i % 2 == 0 { 1 } else { 2 }; // 1: Mg, 2: O
+        let kind = |i: usize| if i.is_multiple_of(2) { 1 } else { 2 }; // 1: Mg, 2: O
         let mut shifts = vec![(0, 0, 0)];
         let m = (REACH / A).ceil() as i32 + 1;
         for a in -m..=m {
@@ -437,10 +437,20 @@ mod tests {
                 }
             }
         }
-        let x = |j: usize| Vec3::new(e.positions[3 * j], e.positions[3 * j + 1], e.positions[3 * j + 2]);
+        let x = |j: usize| {
+            Vec3::new(
+                e.positions[3 * j],
+                e.positions[3 * j + 1],
+                e.positions[3 * j + 2],
+            )
+        };
         for i in 0..owned.len() {
-            for j in 0..e.owner.len() {
-                let listed = if j < owned.len() { j > i } else { shift_of[j] > (0, 0, 0) };
+            for (j, shift) in shift_of.iter().enumerate() {
+                let listed = if j < owned.len() {
+                    j > i
+                } else {
+                    *shift > (0, 0, 0)
+                };
                 if listed && (x(j) - x(i)).norm() < REACH - 0.5 {
                     e.neighbours[i].push(j as i32);
                 }
@@ -451,14 +461,23 @@ mod tests {
 
     fn rattled() -> Vec<Vec3> {
         let h = A / 2.0;
-        [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0), (1, 0, 1), (0, 0, 1), (0, 1, 1), (1, 1, 1)]
-            .iter()
-            .enumerate()
-            .map(|(i, &(a, b, c))| {
-                Vec3::new(a as f64, b as f64, c as f64) * h
-                    + Vec3::new(0.07, -0.04, 0.03) * ((i as f64 * 1.3).sin())
-            })
-            .collect()
+        [
+            (0, 0, 0),
+            (1, 0, 0),
+            (1, 1, 0),
+            (0, 1, 0),
+            (1, 0, 1),
+            (0, 0, 1),
+            (0, 1, 1),
+            (1, 1, 1),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(a, b, c))| {
+            Vec3::new(a as f64, b as f64, c as f64) * h
+                + Vec3::new(0.07, -0.04, 0.03) * ((i as f64 * 1.3).sin())
+        })
+        .collect()
     }
 
     fn kernel(model: &PhysicsModel) -> PairKernel {
@@ -476,13 +495,17 @@ mod tests {
     };
 
     /// Energy and owned-atom forces (ghost forces folded onto their owners).
-    fn evaluate(k: &PairKernel, owned: &[Vec3], newton: bool) -> (PairEnergies, Vec<f64>, Vec<f64>) {
+    fn evaluate(
+        k: &PairKernel,
+        owned: &[Vec3],
+        newton: bool,
+    ) -> (PairEnergies, Vec<f64>, Vec<f64>) {
         let e = engine(owned);
         let n = e.owner.len();
         let neighbours = |i: usize| e.neighbours[i].as_slice();
         let list = HalfList {
             centres: &e.centres,
-            neighbours: &neighbours,
+            neighbours,
             index_mask: i32::MAX,
             n_owned: owned.len(),
             n_atoms: n,
@@ -547,7 +570,11 @@ mod tests {
             };
             generic += model.local_energy(&env, None).unwrap();
         }
-        assert!((sums.short - generic).abs() < 1e-12 * generic, "{} vs {generic}", sums.short);
+        assert!(
+            (sums.short - generic).abs() < 1e-12 * generic,
+            "{} vs {generic}",
+            sums.short
+        );
         assert_eq!(sums.coulomb, 0.0);
 
         // Every term: forces against central differences of the energy.
@@ -596,12 +623,13 @@ mod tests {
         let model = PhysicsModel::from_json(MGO).unwrap();
         let k = kernel(&model);
         let positions = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-        let one = [1];
-        let neighbours = |_: usize| one.as_slice();
+        fn neighbours(_: usize) -> &'static [i32] {
+            &[1]
+        }
         let run = |kinds: &[i32], centres: &[i32], n_atoms| {
             let list = HalfList {
                 centres,
-                neighbours: &neighbours,
+                neighbours,
                 index_mask: i32::MAX,
                 n_owned: 1,
                 n_atoms,
