@@ -245,12 +245,6 @@ void PairCrystalpot::coeff(int narg, char **arg)
     if (cpot_long_range(model, ntypes, type_number.data() + 1, type_charge.data() + 1,
                         type_dispersion.data() + 1, nullptr, nullptr) != CPOT_SUCCESS)
       error->all(FLERR, "pair_style crystalpot: {}", cpot_last_error());
-    // Pair models take the fast path; the others (and a failure here) the generic one.
-    cpot_pairs_free(pairs);
-    pairs = cpot_pairs_new(model, ntypes + 1, type_number.data(), energy_factor, force->qqrd2e,
-                           cut_coul);
-    if (!pairs && cpot_last_status() != CPOT_MODEL_ERROR)
-      error->all(FLERR, "pair_style crystalpot: {}", cpot_last_error());
     memory->destroy(dispersion_b);
     memory->create(dispersion_b, ntypes + 1, ntypes + 1, "pair:crystalpot_b");
     for (int i = 0; i <= ntypes; ++i)
@@ -310,6 +304,13 @@ void PairCrystalpot::init_decomposed()
   const bool coulomb = long_range_parts & CPOT_LONG_RANGE_COULOMB;
   const bool dispersion = long_range_parts & CPOT_LONG_RANGE_DISPERSION;
   const std::string hint = "(`crystalpot lammps-input MODEL El1 El2 ...` prints the input lines)";
+  // Pair models take the fast path, the others the generic one. Built here, not in coeff:
+  // force->qqrd2e is only set by Force::init (it was 0 at coeff time: no Coulomb at all).
+  cpot_pairs_free(pairs);
+  pairs = cpot_pairs_new(model, atom->ntypes + 1, type_number.data(), energy_factor,
+                         force->qqrd2e, cut_coul);
+  if (!pairs && cpot_last_status() != CPOT_MODEL_ERROR)
+    error->all(FLERR, "pair_style crystalpot: {}", cpot_last_error());
   if (long_range_parts && !kspace)
     error->all(FLERR,
                "pair_style crystalpot: model {} has a long range ({}{}) that a kspace style "
