@@ -140,7 +140,8 @@ class Header:
             if base in self.opaque or base == "void":
                 return "c_void_p"
             return f"POINTER({self.ctype(base)})"
-        raise HeaderError(f"pointer to pointer {ctype} is not supported")
+        # A pointer to pointers (an engine's per-atom neighbour arrays): one level at a time.
+        return f"POINTER({self.ctype(ctype[: ctype.rindex('*')])})"
 
 
 def render(header):

@@ -76,6 +76,9 @@
 // threads at once; distinct handles are fully independent.
 typedef struct cpot_model_t cpot_model_t;
 
+// A model's pair coefficients for an engine's atom kinds (`cpot_pairs_new`).
+typedef struct cpot_pairs_t cpot_pairs_t;
+
 // Status code returned by every fallible function: `CPOT_SUCCESS` or one of the errors below,
 // with a message from `cpot_last_error`.
 typedef int32_t cpot_status_t;
@@ -151,6 +154,54 @@ typedef struct cpot_local_results_t {
   // 9 * n_centres row-major values: the centre's virial -sum_j r_ij (x) dE_i/dr_ij (eV).
   double *centre_virials;
 } cpot_local_results_t;
+
+// An engine's atoms and half neighbour list; every pointer is borrowed for the call.
+typedef struct cpot_half_list_t {
+  // Number of centres.
+  uintptr_t n_centres;
+  // n_centres atom indices whose neighbours are listed (LAMMPS: ilist).
+  const int32_t *centres;
+  // Per atom index: its number of neighbour entries (LAMMPS: numneigh).
+  const int32_t *counts;
+  // Per atom index: its neighbour entries (LAMMPS: firstneigh); entry & index_mask is the
+  // neighbour's atom index. Every pair is listed once.
+  const int32_t *const *neighbors;
+  // Bits of an entry that are the atom index (LAMMPS: NEIGHMASK).
+  int32_t index_mask;
+  // Owned atoms (indices 0 .. n_owned), then ghosts up to n_atoms.
+  uintptr_t n_owned;
+  uintptr_t n_atoms;
+  // 3 * n_atoms coordinates (Å), atom-major.
+  const double *positions;
+  // n_atoms kinds, indices of the `numbers` given to `cpot_pairs_new`.
+  const int32_t *kinds;
+  // n_atoms charges (e); NULL if the model has no Coulomb part.
+  const double *charges;
+  // true: forces on ghosts are kept (the engine returns them to their owners) and each
+  // listed pair counts whole; false: ghosts get no force and a pair with a ghost counts half.
+  bool newton;
+} cpot_half_list_t;
+
+// Outputs of `cpot_pairs_compute`. Buffers are added to; NULL ones are not computed.
+typedef struct cpot_pair_results_t {
+  // Ewald splitting parameters of the engine's solver (1/Å): g for erfc(g r)/r, g_6 for
+  // the 1/r^6 sum (ignored for parts the model lacks).
+  double g_ewald;
+  double g_ewald_6;
+  // 3 * n_atoms forces (energy unit / Å), added to.
+  double *forces;
+  // n_atoms per-atom energies, added to (NULL: not computed).
+  double *atom_energies;
+  // 6 * n_atoms per-atom virials xx, yy, zz, xy, xz, yz, added to (NULL: not computed).
+  double *atom_virials;
+  // Whether to compute `virial`.
+  bool want_virial;
+  // Written: repulsion + screened dispersion energy, screened Coulomb energy.
+  double energy_short;
+  double energy_coulomb;
+  // Written when want_virial: the pairs' virial xx, yy, zz, xy, xz, yz.
+  double virial[6];
+} cpot_pair_results_t;
 
 // The call succeeded.
 #define CPOT_SUCCESS 0
@@ -389,6 +440,43 @@ cpot_status_t cpot_long_range(const struct cpot_model_t *model,
 cpot_status_t cpot_local_compute(const struct cpot_model_t *model,
                                  const struct cpot_neighbors_t *list,
                                  struct cpot_local_results_t *results);
+
+// The pair coefficients of `model` for `n_kinds` engine atom kinds: `numbers[k]` is the
+// atomic number of kind k (0: unused kind, e.g. LAMMPS's type 0). Results come in an energy
+// unit of `energy_factor` per eV, the Coulomb part with `coulomb_constant` (that unit times
+// Å / e^2; LAMMPS: qqrd2e), the screened sums within `screened_cutoff` (Å). NULL on failure
+// (`cpot_last_error`): `CPOT_MODEL_ERROR` when the model is not a pair model with a rank-1
+// long range (use `cpot_local_compute`) or an element is not in it. Free with
+// `cpot_pairs_free`.
+//
+// # Safety
+// `model` is NULL or a live handle; `numbers` is NULL or holds `n_kinds` values.
+struct cpot_pairs_t *cpot_pairs_new(const struct cpot_model_t *model,
+                                    uintptr_t n_kinds,
+                                    const int32_t *numbers,
+                                    double energy_factor,
+                                    double coulomb_constant,
+                                    double screened_cutoff);
+
+// Frees a handle from `cpot_pairs_new` (NULL is ignored).
+//
+// # Safety
+// `pairs` is NULL or a handle from `cpot_pairs_new` not freed before.
+void cpot_pairs_free(struct cpot_pairs_t *pairs);
+
+// Evaluates every pair of `list` once: repulsion, screened Coulomb and screened dispersion,
+// forces and per-atom terms added into `results` as LAMMPS's ev_tally does. Single-threaded
+// (engines run one call per MPI rank). `CPOT_INVALID_ARGUMENT` on NULL or inconsistent
+// buffers, a neighbour index out of range, a kind without an element, a NaN position;
+// `CPOT_INVALID_STRUCTURE` if two atoms coincide.
+//
+// # Safety
+// `pairs` is NULL or a live handle; `list` and `results` are NULL or valid, their buffers
+// valid for the documented lengths (`counts` and `neighbors` for every centre index, each
+// centre's entries for its count) and the output buffers not aliased.
+cpot_status_t cpot_pairs_compute(const struct cpot_pairs_t *pairs,
+                                 const struct cpot_half_list_t *list,
+                                 struct cpot_pair_results_t *results);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -104,6 +104,7 @@ PairCrystalpot::PairCrystalpot(LAMMPS *lmp) : Pair(lmp)
 
 PairCrystalpot::~PairCrystalpot()
 {
+  cpot_pairs_free(pairs);
   cpot_model_free(model);
   memory->destroy(dispersion_b);
   if (allocated) {
@@ -303,6 +304,13 @@ void PairCrystalpot::init_decomposed()
   const bool coulomb = long_range_parts & CPOT_LONG_RANGE_COULOMB;
   const bool dispersion = long_range_parts & CPOT_LONG_RANGE_DISPERSION;
   const std::string hint = "(`crystalpot lammps-input MODEL El1 El2 ...` prints the input lines)";
+  // Pair models take the fast path, the others the generic one. Built here, not in coeff:
+  // force->qqrd2e is only set by Force::init (it was 0 at coeff time: no Coulomb at all).
+  cpot_pairs_free(pairs);
+  pairs = cpot_pairs_new(model, atom->ntypes + 1, type_number.data(), energy_factor,
+                         force->qqrd2e, cut_coul);
+  if (!pairs && cpot_last_status() != CPOT_MODEL_ERROR)
+    error->all(FLERR, "pair_style crystalpot: {}", cpot_last_error());
   if (long_range_parts && !kspace)
     error->all(FLERR,
                "pair_style crystalpot: model {} has a long range ({}{}) that a kspace style "
@@ -332,7 +340,7 @@ void PairCrystalpot::init_decomposed()
                    "pair_style crystalpot: model {} uses the Coulomb constant {} eV*Å/e^2, "
                    "LAMMPS (and so kspace) {}: the energies use LAMMPS's",
                    model_file, model_coulomb_constant, force->qqrd2e / energy_factor);
-  if (!force->newton_pair) {
+  if (!force->newton_pair && !pairs) {
     // Ghost centres next to owned atoms need all their own neighbours as ghosts.
     const double needed = 2.0 * cut_local + neighbor->skin;
     if (std::max(comm->cutghostuser, std::max(cut_local, cut_coul) + neighbor->skin) < needed)
@@ -343,7 +351,10 @@ void PairCrystalpot::init_decomposed()
   }
   if (coulomb) check_charges();
   // kspace styles initialise the pair style once without wanting a list (neighrequest_flag 0).
-  if (!kspace || kspace->neighrequest_flag)
+  // A half list for pair models (each pair once), a full one for the generic local form.
+  if ((!kspace || kspace->neighrequest_flag) && pairs)
+    neighbor->add_request(this);
+  else if (!kspace || kspace->neighrequest_flag)
     neighbor->add_request(this, NeighConst::REQ_FULL |
                                     (force->newton_pair ? 0 : NeighConst::REQ_GHOST));
 }
@@ -392,8 +403,48 @@ void PairCrystalpot::compute(int eflag, int vflag)
     compute_gathered();
 }
 
+/// Pair models: the half list, positions, types and charges go to cpot_pairs_compute as
+/// LAMMPS holds them, forces are added into atom->f (ghosts' returned by reverse
+/// communication with newton on), energies and virials tallied as ev_tally does.
+void PairCrystalpot::compute_pairs()
+{
+  const int nall = atom->nlocal + atom->nghost;
+  cpot_half_list_t in{};
+  in.n_centres = (uintptr_t) list->inum;
+  in.centres = list->ilist;
+  in.counts = list->numneigh;
+  in.neighbors = list->firstneigh;
+  in.index_mask = NEIGHMASK;
+  in.n_owned = (uintptr_t) atom->nlocal;
+  in.n_atoms = (uintptr_t) nall;
+  in.positions = nall ? atom->x[0] : nullptr;
+  in.kinds = atom->type;
+  in.charges = (long_range_parts & CPOT_LONG_RANGE_COULOMB) ? atom->q : nullptr;
+  in.newton = force->newton_pair != 0;
+  cpot_pair_results_t out{};
+  out.g_ewald = force->kspace ? force->kspace->g_ewald : 0.0;
+  out.g_ewald_6 = force->kspace ? force->kspace->g_ewald_6 : 0.0;
+  out.forces = nall ? atom->f[0] : nullptr;
+  out.atom_energies = eflag_atom ? eatom : nullptr;
+  out.atom_virials = vflag_atom ? vatom[0] : nullptr;
+  out.want_virial = vflag_global && !vflag_fdotr;
+  if (nall && cpot_pairs_compute(pairs, &in, &out) != CPOT_SUCCESS)
+    error->one(FLERR, "pair_style crystalpot: {}", cpot_last_error());
+  if (eflag_global) {
+    eng_vdwl += out.energy_short;
+    eng_coul += out.energy_coulomb;
+  }
+  if (out.want_virial)
+    for (int k = 0; k < 6; ++k) virial[k] += out.virial[k];
+  if (vflag_fdotr) virial_fdotr_compute();
+}
+
 void PairCrystalpot::compute_decomposed()
 {
+  if (pairs) {
+    compute_pairs();
+    return;
+  }
   const int n_centres = list->inum + (force->newton_pair ? 0 : list->gnum);
   for (int first = 0; first < n_centres; first += BLOCK)
     local_block(first, std::min(first + BLOCK, n_centres), atom->nlocal);

@@ -12,6 +12,7 @@
 #include <vector>
 
 struct cpot_model_t;
+struct cpot_pairs_t;
 
 namespace LAMMPS_NS {
 
@@ -54,6 +55,11 @@ class PairCrystalpot : public Pair {
   double **dispersion_b = nullptr;
   double model_coulomb_constant = 0.0;
 
+  /// Pair models (rigid-ion): the pair coefficients for the atom types, evaluated on a half
+  /// list in place (cpot_pairs_compute); NULL for other models (cpot_local_compute on a full
+  /// list).
+  cpot_pairs_t *pairs = nullptr;
+
   // Buffers of one block of centres for cpot_local_compute.
   std::vector<uintptr_t> offsets;
   std::vector<int32_t> centre_numbers, neighbor_numbers;
@@ -64,6 +70,7 @@ class PairCrystalpot : public Pair {
   void init_decomposed();
   void check_charges();
   void compute_decomposed();
+  void compute_pairs();
   void screened_pair(int i, int j, double rsq, const double del[3]);
   void local_block(int first, int last, int nlocal);
 

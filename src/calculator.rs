@@ -193,6 +193,21 @@ impl Calculator {
         }
     }
 
+    /// The model's local part as pair terms, with its dispersion amplitudes, if it is a pair
+    /// model with a rank-1 long range: what [`crate::model::pair_kernel::PairKernel`]
+    /// evaluates on an engine's half neighbour list.
+    pub fn pair_model(
+        &self,
+    ) -> Option<(
+        &crate::model::physics_local::ShortRangeTable,
+        RankOneLongRange,
+    )> {
+        match &self.model {
+            Model::Physics(m) => Some((&m.short_range, m.rank_one_long_range()?)),
+            Model::Linear(_) | Model::Potnet(_) | Model::Energy(_) => None,
+        }
+    }
+
     /// The model's long range in the rank-1 form an Ewald-type solver (LAMMPS's kspace styles)
     /// evaluates; with [`Self::local_model`] it is the whole model. `Some` with no charges and
     /// no dispersion: the model has no long range. `None`: its long range is not of that form

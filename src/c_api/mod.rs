@@ -12,6 +12,7 @@
 mod lattice;
 mod model;
 mod neighbors;
+mod pairs;
 
 pub use lattice::{cpot_lattice_potential, cpot_lattice_sums};
 pub use model::{

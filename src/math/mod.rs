@@ -4,4 +4,4 @@ pub mod bessel;
 mod erfcx_table;
 pub mod gamma;
 
-pub use gamma::{erfc, erfcx, gamma, ln_gamma, upper_gamma, upper_gamma_scaled};
+pub use gamma::{erfc, erfc_and_gaussian, erfcx, gamma, ln_gamma, upper_gamma, upper_gamma_scaled};

@@ -4,6 +4,7 @@ pub mod energy;
 pub mod file;
 pub mod linear;
 pub mod local;
+pub mod pair_kernel;
 pub mod physics;
 pub mod physics_local;
 pub mod potnet;

@@ -87,6 +87,13 @@ impl ShortRangeTable {
         }
     }
 
+    /// The repulsion of the element pair (a, b): A (eV, 0 if none), 1/ρ (1/Å) and the squared
+    /// range (Å²); an error if an element is not in the model.
+    pub fn pair(&self, a: u8, b: u8) -> Result<(f64, f64, f64)> {
+        let p = self.pairs[self.slot_of(a)? * self.elements.len() + self.slot_of(b)?];
+        Ok((p.a, p.inv_rho, p.cutoff_squared))
+    }
+
     fn slot_of(&self, z: u8) -> Result<usize> {
         match self.slot[usize::from(z)] {
             u8::MAX => Err(Error::Model(format!(

@@ -91,6 +91,36 @@ class cpot_local_results_t(Structure):
     ]
 
 
+class cpot_half_list_t(Structure):
+    _fields_ = [
+        ('n_centres', c_size_t),
+        ('centres', POINTER(c_int32)),
+        ('counts', POINTER(c_int32)),
+        ('neighbors', POINTER(POINTER(c_int32))),
+        ('index_mask', c_int32),
+        ('n_owned', c_size_t),
+        ('n_atoms', c_size_t),
+        ('positions', POINTER(c_double)),
+        ('kinds', POINTER(c_int32)),
+        ('charges', POINTER(c_double)),
+        ('newton', c_bool),
+    ]
+
+
+class cpot_pair_results_t(Structure):
+    _fields_ = [
+        ('g_ewald', c_double),
+        ('g_ewald_6', c_double),
+        ('forces', POINTER(c_double)),
+        ('atom_energies', POINTER(c_double)),
+        ('atom_virials', POINTER(c_double)),
+        ('want_virial', c_bool),
+        ('energy_short', c_double),
+        ('energy_coulomb', c_double),
+        ('virial', c_double * 6),
+    ]
+
+
 #: name -> (restype, argtypes) of every function.
 FUNCTIONS = {
     'cpot_version': (c_char_p, []),
@@ -113,6 +143,9 @@ FUNCTIONS = {
     'cpot_local_cutoff': (c_int32, [c_void_p, POINTER(c_double)]),
     'cpot_long_range': (c_int32, [c_void_p, c_size_t, POINTER(c_int32), POINTER(c_double), POINTER(c_double), POINTER(c_double), POINTER(c_uint32)]),
     'cpot_local_compute': (c_int32, [c_void_p, POINTER(cpot_neighbors_t), POINTER(cpot_local_results_t)]),
+    'cpot_pairs_new': (c_void_p, [c_void_p, c_size_t, POINTER(c_int32), c_double, c_double, c_double]),
+    'cpot_pairs_free': (None, [c_void_p]),
+    'cpot_pairs_compute': (c_int32, [c_void_p, POINTER(cpot_half_list_t), POINTER(cpot_pair_results_t)]),
 }
 
 
