@@ -33,7 +33,7 @@ pub const STRESS_KEYS: [&str; 5] = [
 ];
 
 /// A stress or virial exactly as the file gives it. Datasets disagree on component order,
-/// sign and unit (e.g. mlearn's `virial_stress_kB` is xx yy zz xy xz yz in kBar,
+/// sign and unit (e.g. mlearn's `virial_stress_kB` is VASP's xx yy zz xy yz xz in kBar,
 /// positive under compression), so nothing is converted: the key tells the convention.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stress {

@@ -301,10 +301,8 @@ fn read_extxyz_samples(path: &Path, targets: &[String]) -> Result<Vec<Candidate>
 
 /// A file's stress in eV/Å^3 with ASE's sign, for the conventions that are known for sure:
 /// ASE's own `stress` (eV/Å^3; 9 values row-major, or Voigt xx yy zz yz xz xy) and VASP's
-/// `virial_stress_kB` as the mlearn data writes it (kBar, xx yy zz xy xz yz, positive under
-/// compression: the order is the one under which the off-diagonal stresses of a model fitted
-/// to energies and forces alone agree with the file, 0.03 GPa mean error on Cu against 0.7
-/// for VASP's xy yz zx). Other keys give `None`: training on a stress of unverified sign would be
+/// `virial_stress_kB` as the mlearn data writes it (kBar, xx yy zz xy yz xz, positive under
+/// compression). Other keys give `None`: training on a stress of unverified sign would be
 /// silently wrong.
 pub fn stress_in_ase_convention(stress: &extxyz::Stress) -> Option<Mat3> {
     let v = &stress.values;
@@ -314,7 +312,7 @@ pub fn stress_in_ase_convention(stress: &extxyz::Stress) -> Option<Mat3> {
         ("stress", 6) => Some(sym(v[0], v[1], v[2], v[3], v[4], v[5])),
         ("virial_stress_kB", 6) => {
             let s = -0.1 / EV_PER_A3_IN_GPA;
-            Some(sym(v[0], v[1], v[2], v[5], v[4], v[3]) * s)
+            Some(sym(v[0], v[1], v[2], v[4], v[5], v[3]) * s)
         }
         _ => None,
     }
@@ -416,11 +414,11 @@ mod tests {
         assert_eq!(s.targets, vec![-1.5, 0.5]);
         assert_eq!(s.forces.as_ref().unwrap()[0], Vec3::new(0.1, 0.2, 0.3));
         let stress = s.stress.unwrap() * EV_PER_A3_IN_GPA;
-        // mlearn order xx yy zz xy xz yz, kBar, compressive positive → GPa, tensile positive.
+        // VASP order xx yy zz xy yz xz, kBar, compressive positive → GPa, tensile positive.
         assert!((stress[(0, 0)] + 1.0).abs() < 1e-12);
         assert!((stress[(0, 1)] + 0.1).abs() < 1e-12);
-        assert!((stress[(0, 2)] + 0.2).abs() < 1e-12);
-        assert!((stress[(1, 2)] + 0.3).abs() < 1e-12);
+        assert!((stress[(1, 2)] + 0.2).abs() < 1e-12);
+        assert!((stress[(0, 2)] + 0.3).abs() < 1e-12);
         let err = load(&path, &names(&["band"]), BadSamples::Fail)
             .unwrap_err()
             .to_string();
