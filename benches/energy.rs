@@ -1,6 +1,7 @@
 //! Energy-model inference for MD: energy, forces and virial (f64) of rattled diamond Si with
-//! 64, 512 and 4,096 atoms, using the message-passing Si model kept for tests (`tests/data/energy-model-Si.safetensors`, the former shipped `models/mlearn-Si`); throughput in
-//! atom-steps per second (one step = one evaluation).
+//! 64, 512 and 4,096 atoms, using the message-passing Si model kept for tests
+//! (`tests/data/energy-model-Si.safetensors`, the former shipped `models/mlearn-Si`);
+//! throughput in atom-steps per second (one step = one evaluation).
 //!
 //! One thread: process CPU time (what an idle core would take; see [`common::CpuTime`]),
 //! split into `inputs` (neighbour list and the Φ lattice sums), `energy` (no derivatives)
@@ -25,7 +26,7 @@ fn model() -> EnergyModel {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/energy-model-Si.safetensors"
     );
-    EnergyModel::from_bytes(&std::fs::read(path).expect("shipped Si model")).expect("Si model")
+    EnergyModel::from_bytes(&std::fs::read(path).expect("Si test model")).expect("Si model")
 }
 
 /// One MD step: energy, forces and virial.

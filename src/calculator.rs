@@ -189,6 +189,7 @@ impl Calculator {
                 targets: Vec::new(),
                 elements: symbols(m.elements()),
                 cutoff: Some(m.cutoff()),
+                validation: validation_metrics(&m.meta.provenance.metrics),
             },
         }
     }

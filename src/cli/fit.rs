@@ -65,7 +65,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
+    let (samples, symbols) =
+        super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
     let n = symbols.len();
     let config = LinearConfig {
         elements: symbols,

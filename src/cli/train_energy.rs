@@ -94,7 +94,8 @@ struct Record {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
+    let (samples, symbols) =
+        super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
     let mut config = EnergyConfig {
         cutoff: args.cutoff,
         width: args.width,
