@@ -51,11 +51,7 @@ pub fn energy_frames(
     };
     let mut data = dataset::load(path, &["energy".to_string()], bad)?;
     if swap_shear {
-        for stress in data.samples.iter_mut().filter_map(|s| s.stress.as_mut()) {
-            let (yz, xz) = (stress[(1, 2)], stress[(0, 2)]);
-            (stress[(1, 2)], stress[(2, 1)]) = (xz, xz);
-            (stress[(0, 2)], stress[(2, 0)]) = (yz, yz);
-        }
+        dataset::swap_shear_stress(&mut data.samples);
     }
     for s in &data.skipped {
         eprintln!("skipped {}: {}", s.location, s.reason);
