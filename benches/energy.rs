@@ -1,6 +1,7 @@
 //! Energy-model inference for MD: energy, forces and virial (f64) of rattled diamond Si with
-//! 64, 512 and 4,096 atoms, using the shipped `models/mlearn-Si.safetensors`; throughput in
-//! atom-steps per second (one step = one evaluation).
+//! 64, 512 and 4,096 atoms, using the message-passing Si model kept for tests
+//! (`tests/data/energy-model-Si.safetensors`, the former shipped `models/mlearn-Si`);
+//! throughput in atom-steps per second (one step = one evaluation).
 //!
 //! One thread: process CPU time (what an idle core would take; see [`common::CpuTime`]),
 //! split into `inputs` (neighbour list and the Φ lattice sums), `energy` (no derivatives)
@@ -21,8 +22,11 @@ use crystalpot::model::Request;
 use crystalpot::Structure;
 
 fn model() -> EnergyModel {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mlearn-Si.safetensors");
-    EnergyModel::from_bytes(&std::fs::read(path).expect("shipped Si model")).expect("Si model")
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/energy-model-Si.safetensors"
+    );
+    EnergyModel::from_bytes(&std::fs::read(path).expect("Si test model")).expect("Si model")
 }
 
 /// One MD step: energy, forces and virial.

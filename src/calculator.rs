@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::cell::{Mat3, Vec3};
 use crate::elements;
 use crate::error::{Error, Result};
+use crate::model::delta::DeltaModel;
 use crate::model::energy::EnergyModel;
 use crate::model::file::{description, looks_like_safetensors};
 use crate::model::linear::LinearModel;
@@ -31,6 +32,9 @@ pub enum Model {
     /// Linear (atomic cluster expansion) energy model with complete long-range sums
     /// (safetensors model file of kind "linear").
     Linear(std::sync::Arc<LinearModel>),
+    /// Linear baseline plus an energy-model correction fitted to its residual (safetensors
+    /// model file of kind "delta").
+    Delta(std::sync::Arc<DeltaModel>),
 }
 
 /// A target a model predicts, as described by [`ModelInfo`].
@@ -98,6 +102,11 @@ impl Calculator {
                 Some(crate::model::linear::file::KIND) => {
                     return Ok(Self::new(Model::Linear(std::sync::Arc::new(
                         crate::model::linear::file::read(bytes)?,
+                    ))))
+                }
+                Some(crate::model::delta::KIND) => {
+                    return Ok(Self::new(Model::Delta(std::sync::Arc::new(
+                        crate::model::delta::read(bytes)?,
                     ))))
                 }
                 _ => {}
@@ -180,6 +189,16 @@ impl Calculator {
                 validation: validation_metrics(&m.meta.provenance.metrics),
                 note: None,
             },
+            Model::Delta(m) => ModelInfo {
+                kind: crate::model::delta::KIND.into(),
+                name: m.meta.name.clone(),
+                energy: true,
+                targets: Vec::new(),
+                elements: symbols(m.elements()),
+                cutoff: Some(m.cutoff()),
+                validation: validation_metrics(&m.meta.provenance.metrics),
+                note: None,
+            },
         }
     }
 
@@ -189,7 +208,7 @@ impl Calculator {
         match &self.model {
             Model::Physics(m) => Some(m),
             Model::Linear(m) => Some(m.as_ref()),
-            Model::Potnet(_) | Model::Energy(_) => None,
+            Model::Potnet(_) | Model::Energy(_) | Model::Delta(_) => None,
         }
     }
 
@@ -204,7 +223,7 @@ impl Calculator {
     )> {
         match &self.model {
             Model::Physics(m) => Some((&m.short_range, m.rank_one_long_range()?)),
-            Model::Linear(_) | Model::Potnet(_) | Model::Energy(_) => None,
+            Model::Linear(_) | Model::Potnet(_) | Model::Energy(_) | Model::Delta(_) => None,
         }
     }
 
@@ -216,7 +235,7 @@ impl Calculator {
         match &self.model {
             Model::Physics(m) => m.rank_one_long_range(),
             Model::Linear(m) => Some(m.rank_one_long_range()),
-            Model::Potnet(_) | Model::Energy(_) => None,
+            Model::Potnet(_) | Model::Energy(_) | Model::Delta(_) => None,
         }
     }
 
@@ -265,6 +284,7 @@ impl Calculator {
             }
             Model::Energy(m) => unsplit(structure, request, |r| m.compute(structure, r)),
             Model::Linear(m) => m.compute(structure, request),
+            Model::Delta(m) => unsplit(structure, request, |r| m.compute(structure, r)),
         }?;
         results.check_finite()?;
         Ok(results)

@@ -177,7 +177,7 @@ fn evaluate_scores_an_energy_model_as_the_library_computes_it() {
     let (ok, stdout, stderr) = crystalpot(&[
         "evaluate",
         "--model",
-        "models/mlearn-Si.safetensors",
+        "models/linear-mlearn-Si.safetensors",
         "--data",
         path.to_str().unwrap(),
         "--json",
@@ -185,9 +185,10 @@ fn evaluate_scores_an_energy_model_as_the_library_computes_it() {
     assert!(ok, "{stderr}");
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["n"], 3);
-    let calc =
-        crystalpot::Calculator::from_file(std::path::Path::new("models/mlearn-Si.safetensors"))
-            .unwrap();
+    let calc = crystalpot::Calculator::from_file(std::path::Path::new(
+        "models/linear-mlearn-Si.safetensors",
+    ))
+    .unwrap();
     let mae = frames
         .iter()
         .map(|f| {

@@ -1,4 +1,5 @@
-//! Molecular dynamics with a shipped energy model: 2 ps of NVE (velocity Verlet, 1 fs) of a
+//! Molecular dynamics with the shipped linear Si model and the message-passing network kept for
+//! tests: 2 ps of NVE (velocity Verlet, 1 fs) of a
 //! Si diamond cell started at 1000 K must not drift: the mean total energy of the last 0.2 ps
 //! is within 1e-4 eV/atom of that of the first 0.2 ps, and the step-to-step fluctuation (the
 //! integrator's O(dt²) wobble) stays below 1e-3 eV/atom. This is what smoothness at the
@@ -56,9 +57,19 @@ fn velocities(n: usize, kelvin: f64, seed: u64) -> Vec<Vec3> {
 }
 
 #[test]
-fn shipped_si_model_conserves_energy_over_2_ps() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mlearn-Si.safetensors");
-    let calc = Calculator::from_file(std::path::Path::new(path)).unwrap();
+fn message_passing_si_model_conserves_energy_over_2_ps() {
+    conserves_energy("tests/data/energy-model-Si.safetensors");
+}
+
+#[test]
+fn shipped_linear_si_model_conserves_energy_over_2_ps() {
+    conserves_energy("models/linear-mlearn-Si.safetensors");
+}
+
+/// 2 ps of NVE from 1000 K with the model at `path` (relative to the crate).
+fn conserves_energy(path: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let calc = Calculator::from_file(&path).unwrap();
     let mut s = diamond_si();
     let n = s.len();
     let mut v = velocities(n, 1000.0, 7);

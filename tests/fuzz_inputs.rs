@@ -98,7 +98,11 @@ fn the_extended_xyz_parser_survives_random_input() {
 fn the_model_loader_survives_random_input() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/");
     let json = std::fs::read(format!("{dir}nacl-rigid-ion.json")).unwrap();
-    let tensors = std::fs::read(format!("{dir}mlearn-Si.safetensors")).unwrap();
+    let tensors = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/energy-model-Si.safetensors"
+    ))
+    .unwrap();
     let mut rng = Rng(4);
     let mut refused_corruption = 0;
     for case in 0..400 {
@@ -176,7 +180,10 @@ fn random_structures_give_a_finite_result_or_an_error() {
 
 #[test]
 fn a_duplicate_element_in_model_metadata_is_refused_by_name() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/mlearn-Si.safetensors");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/energy-model-Si.safetensors"
+    );
     let bytes = std::fs::read(path).unwrap();
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();

@@ -464,7 +464,7 @@ static void test_reliability(const char* model_dir) {
     cpot_model_free(m2);
 
     /* A flipped byte in a shipped model's weights is refused at load. */
-    snprintf(path, sizeof path, "%s/mlearn-Si.safetensors", model_dir);
+    snprintf(path, sizeof path, "%s/linear-mlearn-Si.safetensors", model_dir);
     size_t size = 0;
     char* bytes = read_file(path, &size);
     CHECK(bytes != NULL && size > 1000, "cannot read %s", path);

@@ -55,13 +55,18 @@ pub struct Args {
     /// Skip frames that cannot be used (listed on stderr) instead of failing.
     #[arg(long)]
     skip_bad: bool,
+    /// Swap the yz and xz stress components as read (mlearn's Cu, Ni and Mo sets write
+    /// `virial_stress_kB` as xx yy zz xy xz yz, its Si, Ge and Li sets as xx yy zz xy yz xz).
+    #[arg(long)]
+    swap_shear_stress: bool,
     /// Model name stored in the file.
     #[arg(long)]
     name: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad)?;
+    let (samples, symbols) =
+        super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
     let n = symbols.len();
     let config = LinearConfig {
         elements: symbols,

@@ -37,13 +37,22 @@ pub fn read_structures(path: &Path, min_distance: f64) -> Result<Vec<Structure>>
 /// The frames of an energy data set (extended XYZ with `energy`, forces, stresses) and the
 /// sorted element symbols they contain; frames that cannot be used fail the load, or with
 /// `skip_bad` are listed on stderr and left out. What `fit` and `train-energy` both read.
-pub fn energy_frames(path: &Path, skip_bad: bool) -> Result<(Vec<Sample>, Vec<String>)> {
+/// `swap_shear` swaps the yz and xz stress components as read: the mlearn sets do not agree
+/// on the order of their `virial_stress_kB` (see docs/fitting.md).
+pub fn energy_frames(
+    path: &Path,
+    skip_bad: bool,
+    swap_shear: bool,
+) -> Result<(Vec<Sample>, Vec<String>)> {
     let bad = if skip_bad {
         BadSamples::Skip
     } else {
         BadSamples::Fail
     };
-    let data = dataset::load(path, &["energy".to_string()], bad)?;
+    let mut data = dataset::load(path, &["energy".to_string()], bad)?;
+    if swap_shear {
+        dataset::swap_shear_stress(&mut data.samples);
+    }
     for s in &data.skipped {
         eprintln!("skipped {}: {}", s.location, s.reason);
     }

@@ -3,12 +3,18 @@
 //! and the learning curve and parity plot next to the model. After every epoch a checkpoint
 //! (`<model>.checkpoint.safetensors`) is replaced atomically; `--resume` continues a killed
 //! run from it with the same result as an uninterrupted run.
+//!
+//! With `--baseline LINEAR_MODEL` the network learns the residual of that linear model (delta
+//! learning) and the file written is the combined model (kind `"delta"`): its validation
+//! errors are those of baseline plus correction.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crystalpot::model::delta::{self, DeltaMeta};
 use crystalpot::model::energy::file::{self, Provenance};
 use crystalpot::model::energy::{EnergyConfig, EnergyMeta};
+use crystalpot::model::linear::{file as linear_file, LinearModel};
 use crystalpot::train::energy::{self as training, EnergyTraining, Trainable};
 use crystalpot::train::plots::{self, EpochPoint};
 use crystalpot::train::split::train_validation_split;
@@ -57,6 +63,10 @@ pub struct Args {
     /// Skip frames that cannot be used (listed on stderr) instead of failing.
     #[arg(long)]
     skip_bad: bool,
+    /// Swap the yz and xz stress components as read (mlearn's Cu, Ni and Mo sets write
+    /// `virial_stress_kB` as xx yy zz xy xz yz, its Si, Ge and Li sets as xx yy zz xy yz xz).
+    #[arg(long)]
+    swap_shear_stress: bool,
     /// Model name stored in the file.
     #[arg(long)]
     name: Option<String>,
@@ -64,6 +74,9 @@ pub struct Args {
     /// file CKPT, which must exist (same data and settings).
     #[arg(long, num_args = 0..=1, value_name = "CKPT")]
     resume: Option<Option<PathBuf>>,
+    /// Linear model whose residual the network learns; --out is then the combined model.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
 }
 
 /// What the command keeps in a checkpoint besides the training state.
@@ -76,10 +89,14 @@ struct Record {
     /// (epoch, train loss, validation MAE) for the learning curve.
     points: Vec<(usize, f64, f64)>,
     seconds: f64,
+    /// The baseline model file, for delta learning.
+    #[serde(default)]
+    baseline: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let (samples, symbols) = super::energy_frames(&args.data, args.skip_bad)?;
+    let (samples, symbols) =
+        super::energy_frames(&args.data, args.skip_bad, args.swap_shear_stress)?;
     let mut config = EnergyConfig {
         cutoff: args.cutoff,
         width: args.width,
@@ -87,8 +104,31 @@ pub fn run(args: Args) -> Result<()> {
         ..EnergyConfig::new(symbols)
     };
     let (train_idx, val_idx) = train_validation_split(samples.len(), args.val_fraction, args.seed);
+    let baseline = args
+        .baseline
+        .as_ref()
+        .map(|path| -> Result<(Vec<u8>, LinearModel)> {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let model = linear_file::read(&bytes).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "--baseline {}: not a linear model file: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok((bytes, model))
+        })
+        .transpose()?;
     let pick = |idx: &[usize]| idx.iter().map(|&k| samples[k].clone()).collect::<Vec<_>>();
     let (train_samples, val_samples) = (pick(&train_idx), pick(&val_idx));
+    // The network sees the baseline's residual; the plots compare the whole model with the data.
+    let full_val_samples = val_samples.clone();
+    let (train_samples, val_samples) = match &baseline {
+        Some((_, model)) => (
+            training::subtract_baseline(model, &train_samples)?,
+            training::subtract_baseline(model, &val_samples)?,
+        ),
+        None => (train_samples, val_samples),
+    };
     eprintln!(
         "{} training and {} validation frames; computing graphs and lattice sums…",
         train_samples.len(),
@@ -127,7 +167,7 @@ pub fn run(args: Args) -> Result<()> {
             let record: Record = serde_json::from_value(c.record.clone()).map_err(|e| {
                 Error::Model(format!("{}: bad record: {e}", checkpoint_path.display()))
             })?;
-            if record.config != config {
+            if record.config != config || record.baseline != args.baseline {
                 return Err(Error::InvalidInput(format!(
                     "cannot resume from {}: it was written for another data set or architecture",
                     checkpoint_path.display()
@@ -142,6 +182,7 @@ pub fn run(args: Args) -> Result<()> {
             log: Vec::new(),
             points: Vec::new(),
             seconds: 0.0,
+            baseline: args.baseline.clone(),
         },
     };
     let log_path = sibling(&args.out, "log.csv");
@@ -212,6 +253,19 @@ pub fn run(args: Args) -> Result<()> {
                 };
                 let meta = EnergyMeta::new(&name, config.clone(), provenance);
                 saved = file::write(&meta, &model.tensors())
+                    .and_then(|bytes| match &baseline {
+                        Some((base, _)) => delta::write(
+                            &DeltaMeta {
+                                format_version: delta::FORMAT_VERSION,
+                                kind: delta::KIND.into(),
+                                name: name.clone(),
+                                provenance: meta.provenance.clone(),
+                            },
+                            base,
+                            &bytes,
+                        ),
+                        None => Ok(bytes),
+                    })
                     .and_then(|bytes| write_atomically(&args.out, &bytes));
             }
             let checkpoint = training::Checkpoint {
@@ -244,11 +298,9 @@ pub fn run(args: Args) -> Result<()> {
         &points,
         "meV/atom",
     )?;
-    let best_model = crystalpot::model::energy::EnergyModel::from_bytes(
-        &std::fs::read(&args.out).map_err(|e| Error::io(&args.out, e))?,
-    )?;
+    let best_model = crystalpot::Calculator::from_file(&args.out)?;
     let (mut predicted, mut reference) = (Vec::new(), Vec::new());
-    for s in &val_samples {
+    for s in &full_val_samples {
         let r = best_model.compute(&s.structure, &crystalpot::model::Request::default())?;
         predicted.push(r.energy / s.structure.len() as f64);
         reference.push(s.targets[0] / s.structure.len() as f64);

@@ -166,7 +166,7 @@ mod tests {
     fn a_file_without_a_checksum_still_loads() {
         let path = shipped()
             .into_iter()
-            .find(|p| p.to_string_lossy().contains("mlearn-Si"))
+            .find(|p| p.to_string_lossy().contains("linear-mlearn-Si"))
             .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let st = SafeTensors::deserialize(&bytes).unwrap();

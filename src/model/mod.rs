@@ -1,5 +1,6 @@
 //! Models that turn a structure into energies, forces, stresses and properties.
 
+pub mod delta;
 pub mod energy;
 pub mod file;
 pub mod linear;

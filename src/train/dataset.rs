@@ -318,6 +318,17 @@ pub fn stress_in_ase_convention(stress: &extxyz::Stress) -> Option<Mat3> {
     }
 }
 
+/// Swaps the yz and xz stress components of every sample, for files that write the shears as
+/// xy xz yz rather than the xy yz xz [`load`] reads: the mlearn Cu, Ni and Mo sets do (found
+/// by fitting, see docs/fitting.md), and nothing in a file tells the two orders apart.
+pub fn swap_shear_stress(samples: &mut [Sample]) {
+    for stress in samples.iter_mut().filter_map(|s| s.stress.as_mut()) {
+        let (yz, xz) = (stress[(1, 2)], stress[(0, 2)]);
+        (stress[(1, 2)], stress[(2, 1)]) = (xz, xz);
+        (stress[(0, 2)], stress[(2, 0)]) = (yz, yz);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,6 +430,14 @@ mod tests {
         assert!((stress[(0, 1)] + 0.1).abs() < 1e-12);
         assert!((stress[(1, 2)] + 0.2).abs() < 1e-12);
         assert!((stress[(0, 2)] + 0.3).abs() < 1e-12);
+        // Read as xy xz yz instead: only yz and xz trade places, and the tensor stays symmetric.
+        let mut swapped = data.samples.clone();
+        swap_shear_stress(&mut swapped);
+        let t = swapped[0].stress.unwrap() * EV_PER_A3_IN_GPA;
+        assert!((t[(1, 2)] + 0.3).abs() < 1e-12 && (t[(2, 1)] + 0.3).abs() < 1e-12);
+        assert!((t[(0, 2)] + 0.2).abs() < 1e-12 && (t[(2, 0)] + 0.2).abs() < 1e-12);
+        assert_eq!(t.diagonal(), stress.diagonal());
+        assert_eq!(t[(0, 1)], stress[(0, 1)]);
         let err = load(&path, &names(&["band"]), BadSamples::Fail)
             .unwrap_err()
             .to_string();

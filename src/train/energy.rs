@@ -322,6 +322,32 @@ pub fn fit_constants(
     Ok(reference.iter().copied().collect())
 }
 
+/// The samples with a baseline model's energy, forces and stress subtracted from their
+/// targets: what a correction learns in delta learning ([`crate::model::delta`]), so that
+/// baseline plus correction fits the data.
+pub fn subtract_baseline(
+    baseline: &crate::model::linear::LinearModel,
+    samples: &[Sample],
+) -> Result<Vec<Sample>> {
+    samples
+        .par_iter()
+        .map(|s| {
+            let r = baseline.compute(&s.structure, &crate::model::Request::all())?;
+            let mut residual = s.clone();
+            residual.targets[0] -= r.energy;
+            if let (Some(f), Some(b)) = (residual.forces.as_mut(), r.forces.as_ref()) {
+                f.iter_mut().zip(b).for_each(|(f, b)| *f -= b);
+            }
+            if let (Some(stress), Some(b)) =
+                (residual.stress.as_mut(), r.stress(s.structure.volume()))
+            {
+                *stress -= b;
+            }
+            Ok(residual)
+        })
+        .collect()
+}
+
 /// A network with trainable variables.
 pub struct Trainable {
     pub varmap: VarMap,

@@ -617,4 +617,4 @@ impl LocalModel for LinearModel {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -21,7 +21,7 @@ fn config(elements: &[&str]) -> LinearConfig {
 }
 
 /// A model with random weights, charges and dispersion, so that every term is exercised.
-fn random_model(elements: &[&str], seed: u64) -> LinearModel {
+pub(crate) fn random_model(elements: &[&str], seed: u64) -> LinearModel {
     let config = config(elements);
     let featurizer = Featurizer::new(&config).unwrap();
     let (n, k) = (elements.len(), featurizer.basis_len());
@@ -62,7 +62,7 @@ fn random_model(elements: &[&str], seed: u64) -> LinearModel {
 }
 
 /// A rattled rock-salt cell (8 atoms) of two elements.
-fn rattled_pair_crystal(seed: u64) -> Structure {
+pub(crate) fn rattled_pair_crystal(seed: u64) -> Structure {
     let a = 4.6;
     let lattice = Lattice::from_rows([[a, 0.1, 0.0], [0.0, a, 0.2], [0.15, 0.0, a]]).unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
