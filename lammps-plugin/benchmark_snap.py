@@ -67,9 +67,10 @@ def seconds_per_step(args, system, pair):
     return float(loops[-1]) / args.steps
 
 
-def crystalpot_lines(args, model, element):
-    """`crystalpot lammps-input` for the model, with this plugin and one thread."""
-    lines = subprocess.run([args.crystalpot, "lammps-input", model, element], check=True,
+def crystalpot_lines(args, model, elements):
+    """`crystalpot lammps-input` for the model and the elements in atom-type order, with this
+    plugin (`args.plugin`) and one thread. Also used by nve_drift.py."""
+    lines = subprocess.run([args.crystalpot, "lammps-input", model, *elements], check=True,
                            capture_output=True, text=True).stdout.splitlines()
     out = []
     for line in lines:
@@ -98,7 +99,7 @@ def main():
         stem = os.path.join(pots, f"{element}_Zuo_JPCA2020")
         snap = (f"pair_style snap\npair_coeff * * {stem}.snapcoeff {stem}.snapparam {element}")
         model = os.path.abspath(os.path.join(MODELS, f"linear-mlearn-{element}.safetensors"))
-        ours = crystalpot_lines(args, model, element)
+        ours = crystalpot_lines(args, model, [element])
         t_snap = seconds_per_step(args, system, snap)
         t_ours = seconds_per_step(args, system, ours)
         atoms = cells ** 3 * (8 if lattice == "diamond" else 2)

@@ -19,6 +19,8 @@ import re
 import subprocess
 import tempfile
 
+from benchmark_snap import crystalpot_lines
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.join(HERE, "..", "models")
 DATA = os.environ.get("CRYSTALPOT_DATA", os.path.join(HERE, "..", "..", "shared", "data"))
@@ -103,20 +105,6 @@ def setup(args, name):
             f"region box block 0 {cells} 0 {cells} 0 {cells}\ncreate_box 1 box\n"
             f"create_atoms 1 box\nmass 1 {MASSES[element]}\n"
             "displace_atoms all random 0.03 0.03 0.03 4928459 units box\n"), [element]
-
-
-def crystalpot_lines(args, model, elements):
-    """`crystalpot lammps-input` for the model, with this plugin and one thread."""
-    lines = subprocess.run([args.crystalpot, "lammps-input", model, *elements], check=True,
-                           capture_output=True, text=True).stdout.splitlines()
-    out = []
-    for line in lines:
-        if line.startswith("plugin load"):
-            line = f"plugin load {os.path.abspath(args.plugin)}"
-        elif line.startswith("pair_style crystalpot"):
-            line += " threads 1"
-        out.append(line)
-    return "\n".join(out)
 
 
 def drift(args, name, temperature):
