@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::energy::file::Provenance;
 use crate::model::energy::EnergyModel;
-use crate::model::file::{self as model_file, corrupt, METADATA_KEY};
+use crate::model::file::{self as model_file, corrupt};
 use crate::model::linear::LinearModel;
 use crate::model::{Request, Results};
 use crate::structure::Structure;
@@ -134,20 +134,7 @@ pub fn write(meta: &DeltaMeta, baseline: &[u8], correction: &[u8]) -> Result<Vec
 
 /// Reads a model file's bytes.
 pub fn read(bytes: &[u8]) -> Result<DeltaModel> {
-    let text = model_file::description(bytes)?.ok_or_else(|| {
-        Error::Model(format!(
-            "safetensors file without \"{METADATA_KEY}\" metadata"
-        ))
-    })?;
-    let meta: DeltaMeta = serde_json::from_str(&text)
-        .map_err(|e| Error::Model(format!("invalid delta model metadata: {e}")))?;
-    if meta.format_version != FORMAT_VERSION || meta.kind != KIND {
-        return Err(Error::Model(format!(
-            "delta model file version {} of kind {:?}: this crystalpot reads version \
-             {FORMAT_VERSION} of kind \"{KIND}\"",
-            meta.format_version, meta.kind
-        )));
-    }
+    let meta: DeltaMeta = model_file::metadata(bytes, KIND, FORMAT_VERSION)?;
     let st = SafeTensors::deserialize(bytes).map_err(corrupt)?;
     let part = |name: &str| -> Result<Vec<u8>> {
         let view = st

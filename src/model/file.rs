@@ -63,6 +63,38 @@ pub fn description(bytes: &[u8]) -> Result<Option<String>> {
     Ok(text)
 }
 
+/// The description of model-file bytes as a model kind's metadata `T`, refused unless it says
+/// `format_version` `version` and `kind` `kind`: one check and one message for every kind.
+pub fn metadata<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    kind: &str,
+    version: u32,
+) -> Result<T> {
+    /// The two fields every kind's metadata starts with.
+    #[derive(serde::Deserialize)]
+    struct Header {
+        format_version: u32,
+        kind: String,
+    }
+    let text = description(bytes)?.ok_or_else(|| {
+        Error::Model(format!(
+            "safetensors file without \"{METADATA_KEY}\" metadata"
+        ))
+    })?;
+    let invalid =
+        |e: serde_json::Error| Error::Model(format!("invalid {kind} model metadata: {e}"));
+    let meta: T = serde_json::from_str(&text).map_err(invalid)?;
+    let header: Header = serde_json::from_str(&text).map_err(invalid)?;
+    if header.format_version != version || header.kind != kind {
+        return Err(Error::Model(format!(
+            "{kind} model file version {} of kind {:?}: this crystalpot reads version \
+             {version} of kind \"{kind}\"",
+            header.format_version, header.kind
+        )));
+    }
+    Ok(meta)
+}
+
 /// FNV-1a (64 bit) of every tensor's name, dtype, shape and data, in name order: detects any
 /// changed byte of the weights (not an adversary: it is a checksum, not a signature).
 fn checksum(st: &SafeTensors) -> String {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::EnergyConfig;
 use crate::error::{Error, Result};
-use crate::model::file::{self as model_file, corrupt, METADATA_KEY};
+use crate::model::file::{self as model_file, corrupt};
 
 /// Version of the energy model file layout this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -51,19 +51,7 @@ impl EnergyMeta {
 
 /// Metadata and tensors of model-file bytes, checked for version, kind and finiteness.
 pub fn read(bytes: &[u8]) -> Result<(EnergyMeta, HashMap<String, Tensor>)> {
-    let text = model_file::description(bytes)?.ok_or_else(|| {
-        Error::Model(format!(
-            "safetensors file without \"{METADATA_KEY}\" metadata"
-        ))
-    })?;
-    let meta: EnergyMeta = serde_json::from_str(&text)
-        .map_err(|e| Error::Model(format!("invalid energy model metadata: {e}")))?;
-    if meta.format_version != FORMAT_VERSION || meta.kind != "energy" {
-        return Err(Error::Model(format!(
-            "energy model file version {} of kind {:?}: this crystalpot reads version {FORMAT_VERSION} of kind \"energy\"",
-            meta.format_version, meta.kind
-        )));
-    }
+    let meta: EnergyMeta = model_file::metadata(bytes, "energy", FORMAT_VERSION)?;
     let st = SafeTensors::deserialize(bytes).map_err(corrupt)?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {

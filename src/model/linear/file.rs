@@ -10,7 +10,7 @@ use safetensors::SafeTensors;
 
 use super::{LinearMeta, LinearModel, LinearParameters};
 use crate::error::{Error, Result};
-use crate::model::file::{self as model_file, corrupt, METADATA_KEY};
+use crate::model::file::{self as model_file, corrupt};
 
 pub const FORMAT_VERSION: u32 = 1;
 pub const KIND: &str = "linear";
@@ -51,20 +51,7 @@ pub fn write(model: &LinearModel) -> Result<Vec<u8>> {
 
 /// Reads a model file's bytes.
 pub fn read(bytes: &[u8]) -> Result<LinearModel> {
-    let text = model_file::description(bytes)?.ok_or_else(|| {
-        Error::Model(format!(
-            "safetensors file without \"{METADATA_KEY}\" metadata"
-        ))
-    })?;
-    let meta: LinearMeta = serde_json::from_str(&text)
-        .map_err(|e| Error::Model(format!("invalid linear model metadata: {e}")))?;
-    if meta.format_version != FORMAT_VERSION || meta.kind != KIND {
-        return Err(Error::Model(format!(
-            "linear model file version {} of kind {:?}: this crystalpot reads version \
-             {FORMAT_VERSION} of kind \"{KIND}\"",
-            meta.format_version, meta.kind
-        )));
-    }
+    let meta: LinearMeta = model_file::metadata(bytes, KIND, FORMAT_VERSION)?;
     let st = SafeTensors::deserialize(bytes).map_err(corrupt)?;
     let load = |name: &str| -> Result<(Vec<usize>, Vec<f64>)> {
         let view = st
