@@ -51,11 +51,10 @@ def potentials_dir(lmp):
     return found[0]
 
 
-def seconds_per_step(args, system, pair):
-    element, lattice, a, mass, cells = system
-    text = INPUT.format(lattice=lattice, a=a, cells=cells, mass=mass, pair=pair,
-                        steps=args.steps)
-    path = os.path.join(args.work, f"bench-{element}.in")
+def run_lammps(args, text, name):
+    """LAMMPS's screen output for input `text` (written to `name` in the work directory), one
+    rank and one thread; exits with LAMMPS's output when the run fails."""
+    path = os.path.join(args.work, name)
     with open(path, "w") as f:
         f.write(text)
     env = dict(os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS="1")
@@ -63,7 +62,15 @@ def seconds_per_step(args, system, pair):
                          cwd=args.work, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(out.stdout[-2000:] + out.stderr[-2000:])
-    loops = re.findall(r"Loop time of ([0-9.e+-]+) on", out.stdout)
+    return out.stdout
+
+
+def seconds_per_step(args, system, pair):
+    element, lattice, a, mass, cells = system
+    text = INPUT.format(lattice=lattice, a=a, cells=cells, mass=mass, pair=pair,
+                        steps=args.steps)
+    stdout = run_lammps(args, text, f"bench-{element}.in")
+    loops = re.findall(r"Loop time of ([0-9.e+-]+) on", stdout)
     return float(loops[-1]) / args.steps
 
 

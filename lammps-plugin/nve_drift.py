@@ -16,10 +16,9 @@ training data (given by CRYSTALPOT_DATA or ../shared/data).
 import argparse
 import os
 import re
-import subprocess
 import tempfile
 
-from benchmark_snap import crystalpot_lines
+from benchmark_snap import crystalpot_lines, run_lammps
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.join(HERE, "..", "models")
@@ -114,16 +113,9 @@ def drift(args, name, temperature):
     every = max(args.steps // 200, 1)
     text = (structure + crystalpot_lines(args, model, elements) + "\n"
             + MD.format(temperature=temperature, steps=args.steps, every=every))
-    path = os.path.join(args.work, f"nve-{name}-{temperature}.in")
-    with open(path, "w") as f:
-        f.write(text)
-    env = dict(os.environ, OMP_NUM_THREADS="1", RAYON_NUM_THREADS="1")
-    out = subprocess.run([os.path.abspath(args.lmp), "-in", path, "-log", "none"],
-                         cwd=args.work, capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(out.stdout[-2000:] + out.stderr[-2000:])
-    atoms = int(re.search(r"(\d+) atoms\b", out.stdout).group(1))
-    rows = [line.split() for line in out.stdout.splitlines()]
+    stdout = run_lammps(args, text, f"nve-{name}-{temperature}.in")
+    atoms = int(re.search(r"(\d+) atoms\b", stdout).group(1))
+    rows = [line.split() for line in stdout.splitlines()]
     rows = [r for r in rows if len(r) == 5 and r[0].isdigit()]
     t = [float(r[1]) for r in rows]
     e = [float(r[2]) for r in rows]
